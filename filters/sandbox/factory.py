@@ -1,45 +1,39 @@
-"""Choose a sandbox backend by name. (Placeholder until the docker/local backends land.)"""
+"""Choose a sandbox backend by name: `docker`, `local`, or `auto` (docker when it can run, else local)."""
 
 from __future__ import annotations
 
+import logging
 import os
-import subprocess
-import sys
-import time
-import uuid
-from typing import Sequence
 
-from filters.sandbox.base import Outcome, Program, Progress, Sandbox, Status
+from filters.sandbox.base import Sandbox
 
+log = logging.getLogger(__name__)
 
-class SubprocessSandbox(Sandbox):
-    """Interim backend: one `python -I` subprocess per program. Not isolated."""
-
-    name = "subprocess"
-
-    def run(self, programs: Sequence[Program], progress: Progress | None = None) -> list[Outcome]:
-        out = []
-        for prog in programs:
-            token = uuid.uuid4().hex
-            src = prog.source + f"\nprint({token!r})\n"
-            t0 = time.monotonic()
-            try:
-                r = subprocess.run([sys.executable, "-I", "-c", src], capture_output=True, text=True, timeout=prog.timeout)
-            except subprocess.TimeoutExpired:
-                out.append(Outcome(Status.TIMEOUT, "timed out", time.monotonic() - t0))
-            else:
-                dt = time.monotonic() - t0
-                if r.returncode == 0 and r.stdout.rstrip().endswith(token):
-                    out.append(Outcome(Status.PASSED, "", dt))
-                elif r.returncode == 1:
-                    out.append(Outcome(Status.FAILED, r.stderr[-2000:], dt))
-                else:
-                    out.append(Outcome(Status.ERROR, f"exit {r.returncode}: {r.stderr[-2000:]}", dt))
-            if progress:
-                progress(1)
-        return out
+BACKENDS = ("auto", "docker", "local")
 
 
-def get_sandbox(backend: str | None = None, **kwargs) -> Sandbox:
-    backend = backend or os.environ.get("CODEXSD_SANDBOX", "auto")
-    return SubprocessSandbox()
+def get_sandbox(backend: str | None = "auto", **kwargs) -> Sandbox:
+    """A sandbox whose workers start on first use. `auto` (or None) = $CODEXSD_SANDBOX if set, else docker
+    if the engine answers and the image exists, else local with a warning. `kwargs` go to the backend."""
+    if backend in (None, "auto"):  # the environment may pin what `auto` means
+        backend = os.environ.get("CODEXSD_SANDBOX") or "auto"
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown sandbox backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        from filters.sandbox.docker_backend import docker_available
+        from filters.sandbox import settings
+
+        ok, why = docker_available(kwargs.get("image", settings.IMAGE))
+        if ok:
+            backend = "docker"
+        else:
+            log.warning("docker sandbox unavailable (%s); falling back to the weaker local sandbox", why)
+            backend = "local"
+    if backend == "docker":
+        from filters.sandbox.docker_backend import DockerSandbox
+
+        return DockerSandbox(**kwargs)
+    from filters.sandbox.local import LocalSandbox
+
+    local_kw = {k: v for k, v in kwargs.items() if k in ("workers", "drop_privileges")}
+    return LocalSandbox(**local_kw)

@@ -1,0 +1,70 @@
+"""Split a HumanEval-style prompt into context, signature and docstring, and put it back together
+with another docstring or turn it into Codex-D's docstring_last prompt."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from dataclasses import dataclass
+
+from codexsd.record import Problem
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    context: str  # everything before the function (imports, helpers)
+    signature: str  # decorators + the `def ...:` header, as written
+    docstring: str  # cleaned docstring text
+    indent: str  # the body's indentation
+
+
+def split_prompt(problem: Problem) -> PromptParts:
+    """The pieces of `problem.prompt`, whose last function named entry_point must carry a docstring."""
+    try:
+        tree = ast.parse(problem.prompt)
+    except SyntaxError as exc:
+        raise ValueError(f"{problem.task_id}: the prompt does not parse ({exc.msg}, line {exc.lineno})") from exc
+    funcs = [
+        n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == problem.entry_point
+    ]
+    if not funcs:
+        raise ValueError(f"{problem.task_id}: no top-level function {problem.entry_point!r} in the prompt")
+    func = funcs[-1]
+    docstring = ast.get_docstring(func, clean=True)
+    if not docstring or not func.body:
+        raise ValueError(f"{problem.task_id}: {problem.entry_point} has no docstring")
+    lines = problem.prompt.splitlines(keepends=True)
+    start = min([func.lineno] + [d.lineno for d in func.decorator_list]) - 1
+    doc_node = func.body[0]
+    doc_line = lines[doc_node.lineno - 1]
+    indent = doc_line[: len(doc_line) - len(doc_line.lstrip())]
+    return PromptParts(
+        context="".join(lines[:start]),
+        signature="".join(lines[start : doc_node.lineno - 1]).rstrip("\n"),
+        docstring=docstring,
+        indent=indent,
+    )
+
+
+def prompt_with_docstring(parts: PromptParts, docstring: str) -> str:
+    """A HumanEval-style prompt: context + signature + `docstring` in triple quotes, ready for a body."""
+    text = textwrap.dedent(docstring).strip("\n").replace('"""', r"\"\"\"")
+    body = "\n".join(parts.indent + line if line.strip() else "" for line in text.splitlines())
+    return f'{parts.context}{parts.signature}\n{parts.indent}"""\n{body}\n{parts.indent}"""\n'
+
+
+def docstring_last_pair(parts: PromptParts, body: str, docstring: str | None = None) -> tuple[str, str] | None:
+    """Codex-D's (prompt, target) for a function body: the same text `codexsd format` trains D on.
+
+    None when the body is empty (nothing to describe).
+    """
+    from formats.docstring_last import docstring_last_row
+
+    probe = Problem(
+        task_id="probe", prompt="", canonical_solution=body, test="", entry_point="",
+        signature=parts.signature, docstring=docstring if docstring is not None else parts.docstring, body=body,
+    )
+    row = docstring_last_row(probe)
+    if not isinstance(row, dict):
+        return None
+    return row["prompt"], row["target"]

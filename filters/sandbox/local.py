@@ -1,0 +1,118 @@
+"""Backend `local`: the fork-server worker as a subprocess, in new namespaces where the kernel allows.
+
+Weaker than `docker`: the programs see the host's filesystem (as an unprivileged user when
+codexsd runs as root), and without `unshare` they also share its network and process table.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+
+from filters.sandbox import settings
+from filters.sandbox.pool import WORKER_SOURCE, PoolSandbox, SandboxUnavailable, WorkerHandle, handshake
+
+log = logging.getLogger(__name__)
+
+# Tried in order; the first that runs `true` is used.
+_NAMESPACE_PREFIXES = (
+    ("pid+net", ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--kill-child"]),
+    ("user+pid+net", ["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--mount-proc", "--kill-child"]),
+    ("user+net", ["unshare", "--user", "--map-root-user", "--net"]),
+)
+
+
+@functools.lru_cache(maxsize=None)
+def namespace_prefix() -> tuple[str, tuple[str, ...]]:
+    """The isolation this kernel grants us: (name, command prefix); ("none", ()) if none."""
+    if shutil.which("unshare") is None:
+        return "none", ()
+    for name, prefix in _NAMESPACE_PREFIXES:
+        if name.startswith("pid") and os.geteuid() != 0:
+            continue
+        try:
+            r = subprocess.run(prefix + ["true"], capture_output=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if r.returncode == 0:
+            return name, tuple(prefix)
+    return "none", ()
+
+
+class _LocalHandle(WorkerHandle):
+    def __init__(self, proc: subprocess.Popen, sock: socket.socket, scratch: str):
+        self.proc, self.sock, self.scratch = proc, sock, scratch
+        self.info: dict = {}
+
+    def destroy(self) -> None:
+        try:
+            self.sock.close()
+        finally:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def describe_death(self) -> str:
+        code = self.proc.poll()
+        return "the local sandbox worker died" + (f" (exit {code})" if code is not None else "")
+
+
+class LocalSandbox(PoolSandbox):
+    """Fork-server workers as host subprocesses; see the module docstring for what it does not isolate."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, drop_privileges: bool | None = None):
+        super().__init__(workers)
+        self.isolation, self.prefix = namespace_prefix()
+        # As root, programs run as an unprivileged uid (needs no user namespace).
+        self.drop_uid = settings.UNPRIVILEGED_UID if (drop_privileges if drop_privileges is not None else os.geteuid() == 0) else None
+        if self.drop_uid is not None and os.geteuid() != 0:
+            raise SandboxUnavailable("drop_privileges needs root")
+        self.pid_namespace = "pid" in self.isolation
+        self.net_namespace = "net" in self.isolation
+        log.warning(
+            "local sandbox is weaker than docker: programs see the host filesystem%s; namespaces: %s",
+            "" if self.drop_uid is None else f" as uid {self.drop_uid}", self.isolation,
+        )
+
+    def start_worker(self) -> WorkerHandle:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        scratch = tempfile.mkdtemp(prefix="codexsd-sbx-")
+        if self.drop_uid is not None:
+            os.chmod(scratch, 0o711)
+        cmd = list(self.prefix) + [sys.executable, "-I", "-c", WORKER_SOURCE, "--fd", str(child.fileno()),
+                                   "--scratch", scratch, "--file-mb", str(settings.FILE_SIZE_MB),
+                                   "--nofile", str(settings.OPEN_FILES)]
+        if self.drop_uid is not None:
+            cmd += ["--drop-uid", str(self.drop_uid)]
+        if not self.pid_namespace:
+            cmd += ["--nproc", str(settings.PIDS_LIMIT * 8)]
+        errlog = tempfile.TemporaryFile()
+        try:
+            proc = subprocess.Popen(cmd, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=errlog, start_new_session=True)
+        except OSError as exc:
+            parent.close()
+            raise SandboxUnavailable(f"cannot start the local worker: {exc}") from exc
+        finally:
+            child.close()
+        handle = _LocalHandle(proc, parent, scratch)
+        try:
+            handle.info = handshake(parent, settings.START_TIMEOUT_S)
+        except (OSError, SandboxUnavailable) as exc:
+            handle.destroy()
+            errlog.seek(0)
+            err = errlog.read().decode(errors="replace")[-2000:]
+            raise SandboxUnavailable(f"local worker failed to start: {exc} {err}") from exc
+        finally:
+            errlog.close()
+        return handle

@@ -1,0 +1,458 @@
+"""The fork-server that runs inside every sandbox (a container's PID 1, or a local subprocess).
+
+Stdlib only: it is sent as `python3 -I -c <this file> ...` so any image with Python 3 runs it.
+It reads framed JSON requests from one connected socket, compiles each program, forks a fresh
+child to run it under rlimits, and answers with one framed JSON outcome per request.
+
+The verdict comes from the *direct* child only: a result message tagged with that child's pid
+and a per-program nonce, and that child's exit status. Grandchildren inherit the result pipe,
+so their messages are ignored. After each program every other process is killed: with
+`kill(-1)` when this worker is PID 1 of its own PID namespace, otherwise by scanning /proc for
+descendants (the worker is a child subreaper, so orphans stay in its tree).
+"""
+
+import ctypes
+import errno
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+
+# Modules HumanEval-style programs commonly import: loaded once here, shared by every fork.
+PRELOAD = ("math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string", "typing",
+           "hashlib", "random", "statistics", "fractions", "decimal", "copy", "operator", "json")
+DETAIL_CHARS = 2000
+STDERR_KEEP = 8192
+HEADER = struct.Struct(">I")
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+
+# Bound before any program runs, so a program that tampers with os/builtins cannot break reporting.
+_write, _exit, _close, _getpid = os.write, os._exit, os.close, os.getpid
+_dumps, _format_exc = json.dumps, traceback.format_exception
+
+
+def _prctl(option, value):
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def recv_msg(sock):
+    head = _recv_exact(sock, HEADER.size)
+    if head is None:
+        return None
+    body = _recv_exact(sock, HEADER.unpack(head)[0])
+    return None if body is None else json.loads(body)
+
+
+def _recv_exact(sock, n):
+    chunks, got = [], 0
+    while got < n:
+        chunk = sock.recv(min(n - got, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def send_msg(sock, obj):
+    body = json.dumps(obj).encode()
+    sock.sendall(HEADER.pack(len(body)) + body)
+
+
+def _tail(text, n=DETAIL_CHARS):
+    return text if len(text) <= n else "..." + text[-n:]
+
+
+# ---------------------------------------------------------------- the child
+
+def _child(code, result_w, err_w, workdir, req, cfg, nonce):
+    """Runs in the fresh fork; never returns."""
+    try:
+        os.setsid()
+        os.chdir(workdir)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        os.dup2(err_w, 2)
+        for fd in (devnull, err_w):
+            if fd > 2:
+                os.close(fd)
+        os.closerange(3, result_w)
+        os.closerange(result_w + 1, 65536)
+        if cfg.get("drop_uid") is not None:
+            uid = cfg["drop_uid"]
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        mem = int(req.get("memory_mb") or 0) * 1024 * 1024
+        if mem > 0:
+            resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        cpu = int(float(req["timeout"])) + 2
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        fsize = cfg["file_mb"] * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (cfg["nofile"], cfg["nofile"]))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if cfg.get("nproc"):
+            resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
+        os.environ.clear()
+        os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "TMPDIR": workdir})
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD, signal.SIGXFSZ):
+            signal.signal(sig, signal.SIG_DFL)
+        sys.setrecursionlimit(1000)
+    except BaseException as exc:  # setup failure is the sandbox's, not the program's
+        _report(result_w, nonce, "error", "sandbox setup failed: %r" % (exc,))
+        _exit(3)
+    me = _getpid()
+    try:
+        exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+    except SystemExit as exc:
+        status, detail = "error", "exited early: SystemExit(%r) before the program's end" % (exc.code,)
+    except MemoryError:
+        status, detail = "error", "out of memory (MemoryError)"
+    except BaseException as exc:
+        status, detail = "failed", _describe(exc)
+    else:
+        status, detail = "passed", ""
+    if _getpid() == me:
+        _report(result_w, nonce, status, detail)
+    _exit(0)
+
+
+def _describe(exc):
+    try:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != "<program>":
+            tb = tb.tb_next  # hide the worker's own frames
+        return _tail("".join(_format_exc(type(exc), exc, tb)))
+    except BaseException:
+        try:
+            return "%s: %s" % (type(exc).__name__, exc)
+        except BaseException:
+            return "exception (unprintable)"
+
+
+def _report(fd, nonce, status, detail):
+    try:
+        msg = _dumps({"pid": _getpid(), "nonce": nonce, "status": status, "detail": detail}).encode() + b"\n"
+    except BaseException:
+        msg = ('{"pid": %d, "nonce": "%s", "status": "%s", "detail": ""}\n' % (_getpid(), nonce, status)).encode()
+    try:
+        _write(fd, msg)
+    except BaseException:
+        pass
+
+
+# ---------------------------------------------------------------- the worker
+
+class Worker:
+    def __init__(self, sock, cfg):
+        self.sock = sock
+        self.cfg = cfg
+        self.pid1 = os.getpid() == 1
+        self.scratch = cfg["scratch"]
+        self.counter = 0
+
+    def serve(self):
+        _prctl(PR_SET_DUMPABLE, 0)  # programs (same uid) may not ptrace or read this process
+        if not self.pid1:
+            _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_IGN)
+        for name in PRELOAD:
+            try:
+                __import__(name)
+            except ImportError:
+                pass
+        self.cleanup()
+        send_msg(self.sock, {"ready": True, "pid": os.getpid(), "pid1": self.pid1, "uid": os.getuid(),
+                             "python": sys.version.split()[0]})
+        while True:
+            req = recv_msg(self.sock)
+            if req is None:
+                return
+            outcome = self.run_one(req)
+            outcome["n"] = req.get("n")
+            send_msg(self.sock, outcome)
+
+    def run_one(self, req):
+        t0 = time.monotonic()
+        try:
+            code = compile(req["source"], "<program>", "exec")
+        except BaseException as exc:  # SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError
+            return {"status": "failed", "detail": _describe(exc), "duration": time.monotonic() - t0}
+        workdir = self.prepare_workdir()
+        result_r, result_w = os.pipe()
+        err_r, err_w = os.pipe()
+        nonce = os.urandom(8).hex()
+        pid = os.fork()
+        if pid == 0:
+            os.close(result_r)
+            os.close(err_r)
+            try:
+                self.sock.close()
+            except BaseException:
+                pass
+            _child(code, result_w, err_w, workdir, req, self.cfg, nonce)
+        os.close(result_w)
+        os.close(err_w)
+        try:
+            return self._watch(pid, result_r, err_r, nonce, float(req["timeout"]), t0)
+        finally:
+            self.cleanup()
+            os.close(result_r)
+            os.close(err_r)
+
+    def _watch(self, pid, result_r, err_r, nonce, timeout, t0):
+        deadline = t0 + timeout
+        results, stderr = bytearray(), bytearray()
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        status = None
+        timed_out = False
+        open_fds = [result_r, err_r]
+        while status is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            watch = open_fds + ([pidfd] if pidfd is not None else [])
+            ready, _, _ = select.select(watch, [], [], left if pidfd is not None else min(left, 0.005))
+            for fd in ready:
+                if fd == pidfd:
+                    continue
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    open_fds.remove(fd)
+                elif fd == result_r:
+                    if len(results) < 1 << 20:
+                        results += chunk
+                else:
+                    stderr += chunk
+                    del stderr[:-STDERR_KEEP]
+            got, st = os.waitpid(pid, os.WNOHANG)
+            if got == pid:
+                status = st
+        if pidfd is not None:
+            os.close(pidfd)
+        duration = time.monotonic() - t0
+        if timed_out:
+            return {"status": "timeout", "detail": "ran past its %.3g s time limit" % timeout, "duration": duration}
+        self.kill_others()
+        for fd in open_fds:  # what the child wrote before exiting (grandchildren are dead now)
+            _drain(fd, results if fd == result_r else stderr)
+        return _verdict(pid, nonce, status, bytes(results), bytes(stderr)[-STDERR_KEEP:], duration)
+
+    def kill_others(self):
+        """SIGKILL every process but this one, and reap them all."""
+        if not _has_children():  # orphans reparent to us (PID 1 or subreaper): no children, no descendants
+            return
+        if self.pid1:
+            for _ in range(1000):
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+                _reap(block=False)
+        else:
+            for _ in range(1000):
+                victims = _descendants(os.getpid())
+                if not victims:
+                    break
+                for p in victims:
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
+                _reap(block=False)
+        _reap(block=True)
+
+    def cleanup(self):
+        self.kill_others()
+        workdir = os.path.join(self.scratch, "run")
+        try:
+            clean = os.listdir(self.scratch) == ["run"] and not os.listdir(workdir)
+        except OSError:
+            clean = False
+        if not clean:
+            _wipe(self.scratch)
+        for root in self.cfg.get("wipe", ()):
+            _wipe(root, keep=self.scratch)
+
+    def prepare_workdir(self):
+        """The program's directory: empty, owned by the program's uid, mode 0700 (reused while clean)."""
+        workdir = os.path.join(self.scratch, "run")
+        uid = self.cfg.get("drop_uid")
+        want_uid = os.getuid() if uid is None else uid
+        try:
+            st = os.lstat(workdir)
+            if st.st_uid == want_uid and (st.st_mode & 0o7777) == 0o700 and os.path.isdir(workdir) and not os.path.islink(workdir):
+                return workdir
+            _wipe(self.scratch)
+        except FileNotFoundError:
+            pass
+        os.mkdir(workdir, 0o700)
+        if uid is not None:
+            os.chown(workdir, uid, uid)
+        return workdir
+
+
+def _verdict(pid, nonce, status, results, stderr, duration):
+    report = None
+    for line in results.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(msg, dict) and msg.get("pid") == pid and msg.get("nonce") == nonce:
+            report = msg
+            break
+    err = stderr.decode("utf-8", "replace")
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        if sig == signal.SIGXCPU:
+            return {"status": "timeout", "detail": "CPU time limit exceeded (SIGXCPU)", "duration": duration}
+        why = {signal.SIGSEGV: "crashed", signal.SIGKILL: "killed (out of memory?)", signal.SIGXFSZ: "file size limit exceeded"}
+        detail = "%s: signal %s" % (why.get(sig, "killed"), name)
+        return {"status": "error", "detail": _tail(detail + ("\n" + err if err else "")), "duration": duration}
+    code = os.WEXITSTATUS(status)
+    if report is None:
+        if code == 0:
+            detail = "exited early with status 0 before the program's end"
+        else:
+            detail = "exited with status %d" % code
+        return {"status": "error", "detail": _tail(detail + ("\n" + err if err else "")), "duration": duration}
+    if report.get("status") == "passed" and code != 0:
+        return {"status": "error", "detail": "exit status %d after the end" % code, "duration": duration}
+    st = report.get("status") if report.get("status") in ("passed", "failed", "error") else "error"
+    return {"status": st, "detail": str(report.get("detail", "")), "duration": duration}
+
+
+def _has_children():
+    try:
+        pid, status = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) or (0, 0), None
+    except ChildProcessError:
+        return False
+    return True
+
+
+def _drain(fd, buf):
+    os.set_blocking(fd, False)
+    try:
+        while len(buf) < (1 << 21):
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+    except (BlockingIOError, OSError):
+        pass
+
+
+def _reap(block):
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+        if pid == 0:
+            return
+
+
+def _descendants(root):
+    parent = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        parent[int(name)] = int(fields[1])
+    out = []
+    for pid in parent:
+        p, hops = pid, 0
+        while p in parent and p != root and hops < 4096:
+            p, hops = parent[p], hops + 1
+        if p == root and pid != root:
+            out.append(pid)
+    return out
+
+
+def _wipe(root, keep=None):
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(root, name)
+        if path == keep:
+            continue
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                _make_writable(path)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def _make_writable(path):
+    for dirpath, dirnames, _ in os.walk(path):
+        for d in dirnames:
+            try:
+                os.chmod(os.path.join(dirpath, d), 0o700)
+            except OSError:
+                pass
+
+
+def main(argv):
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="codexsd-worker")
+    ap.add_argument("--fd", type=int, help="an inherited connected socket")
+    ap.add_argument("--connect", help="a unix socket path to connect to")
+    ap.add_argument("--scratch", required=True, help="the writable directory programs run in (wiped after each)")
+    ap.add_argument("--wipe", action="append", default=[], help="other writable places to wipe after each program")
+    ap.add_argument("--drop-uid", type=int, default=None)
+    ap.add_argument("--file-mb", type=int, default=16)
+    ap.add_argument("--nofile", type=int, default=256)
+    ap.add_argument("--nproc", type=int, default=0)
+    args = ap.parse_args(argv)
+    if args.fd is not None:
+        sock = socket.socket(fileno=args.fd)
+    else:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        for _ in range(200):
+            try:
+                sock.connect(args.connect)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ECONNREFUSED):
+                    raise
+                time.sleep(0.05)
+    os.makedirs(args.scratch, exist_ok=True)
+    cfg = {"scratch": args.scratch, "wipe": args.wipe, "drop_uid": args.drop_uid, "file_mb": args.file_mb,
+           "nofile": args.nofile, "nproc": args.nproc}
+    Worker(sock, cfg).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
