@@ -1,0 +1,209 @@
+"""`collect_ci`: trace projects' test suites and turn the recorded calls into validated tasks.
+
+Per project: fetch and install (or, for the default source, pick stdlib test modules),
+trace each test module in its own process, replay the kept calls in a fresh one, and
+cache the result under OUT/work/<project>/trace.json (a rerun with the same settings
+reuses it). Then one resumable stage turns every traced function into a Problem or a
+Reject; a project that cannot be fetched, installed or traced becomes one Reject, and
+the other projects of the run go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from codexsd.stage import StageStats, chunk, fingerprint, run_stage
+from curation.ci import project as projects_mod
+from curation.ci import runner, stdlib
+from curation.ci.config import CIConfig
+from curation.ci.tasks import STAGE, TaskBuilder
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SOURCE = "stdlib"
+TRACE_FORMAT = 1
+
+
+def _file_digest(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return ""
+
+
+def _items(records: list[dict], origin: dict, src_root: Path | None) -> list[dict]:
+    items = []
+    for rec in records:
+        path = Path(rec["filename"])
+        if src_root is not None and path.is_relative_to(src_root):
+            rel = str(path.relative_to(src_root))
+        elif path.is_relative_to(stdlib.stdlib_dir()):
+            rel = str(path.relative_to(stdlib.stdlib_dir()))
+        else:
+            rel = rec["module"].replace(".", "/") + ".py"
+        items.append({
+            "id": f"ci/{rec['module']}.{rec['qualname']}", "kind": "function", "module": rec["module"],
+            "qualname": rec["qualname"], "filename": rec["filename"], "file_sha": _file_digest(rec["filename"]),
+            "rel_path": rel, "firstlineno": rec["firstlineno"], "params": rec["params"], "calls": rec["calls"],
+            "drops": rec["drops"], "origin": origin,
+        })
+    return items
+
+
+def _failure_item(spec: str, reason: str, detail: str) -> dict:
+    return {"id": f"ci/project:{spec}", "kind": "project_failure", "reason": reason, "detail": detail[-1500:]}
+
+
+def trace_source(spec: str, config: CIConfig, work_root: Path,
+                 on_module: Callable[[runner.ModuleOutcome], None] | None = None) -> dict[str, Any]:
+    """Trace one source (DEFAULT_SOURCE or a PROJECT); returns {'items': [...], 'report': {...}} (cached)."""
+    is_stdlib = spec == DEFAULT_SOURCE
+    slug = f"stdlib-{sys.version.split()[0]}" if is_stdlib else projects_mod.project_slug(spec)
+    work = work_root / slug
+    key = fingerprint(TRACE_FORMAT, spec, config.trace_key(), sys.version)
+    cache = work / "trace.json"
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key:
+            return cached
+    except (OSError, ValueError):
+        pass
+    t0 = time.monotonic()
+    report: dict[str, Any] = {"project": spec, "slug": slug}
+    try:
+        if is_stdlib:
+            modules = stdlib.choose_test_modules(config.max_modules, config.seed, config.test_modules or None)
+            scratch = work / "scratch"
+            scratch.mkdir(parents=True, exist_ok=True)
+            target = stdlib.stdlib_target(modules, scratch)
+            origin, src_root = stdlib.stdlib_origin(), None
+        else:
+            proj = projects_mod.fetch(spec, work, config.install_timeout)
+            python, files = projects_mod.install(proj, work, config.install_timeout)
+            target = projects_mod.project_target(proj, python, files, config.test_command)
+            origin, src_root = proj.origin, proj.src.resolve()
+        report["test_modules"] = len(target.jobs)
+        records, outcomes = runner.trace_jobs(
+            target, work / "trace", config.per_module_timeout, config.project_timeout,
+            config.max_calls_per_function, config.max_value_chars, config.workers, on_module)
+        records = runner.replay(target, records, work / "replay", config.replay_call_timeout,
+                                budget=max(60.0, config.project_timeout / 2))
+        for rec in records:
+            rec["calls"] = rec["calls"][: config.max_calls_per_function]
+        items = _items(records, origin, src_root)
+        report.update(_summarise(records, outcomes))
+        if not any(o.status in ("passed", "tests_failed") for o in outcomes):
+            statuses = sorted({o.status for o in outcomes}) or ["no test modules"]
+            detail = "; ".join(f"{o.name}: {o.status} {o.detail[-200:]}" for o in outcomes[:3])
+            items.append(_failure_item(spec, f"tests_{statuses[0]}" if len(statuses) == 1 else "tests_did_not_run",
+                                       detail))
+    except projects_mod.ProjectError as exc:
+        log.error("%s: %s", spec, exc)
+        items, report["error"] = [_failure_item(spec, exc.reason, exc.detail)], str(exc)
+    report["seconds"] = round(time.monotonic() - t0, 1)
+    result = {"key": key, "items": items, "report": report}
+    if "error" not in report:  # a failed fetch/install may be transient: try again next run
+        work.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name("trace.json.tmp")
+        tmp.write_text(json.dumps(result))
+        os.replace(tmp, cache)
+    return result
+
+
+def _summarise(records: list[dict], outcomes: list[runner.ModuleOutcome]) -> dict[str, Any]:
+    statuses: dict[str, int] = {}
+    for o in outcomes:
+        statuses[o.status] = statuses.get(o.status, 0) + 1
+    drops: dict[str, int] = {}
+    for rec in records:
+        for reason, n in rec["drops"].items():
+            drops[reason] = drops.get(reason, 0) + n
+    return {
+        "module_status": statuses,
+        "modules": [o.to_dict() for o in outcomes],
+        "functions_traced": len(records),
+        "functions_with_calls": sum(1 for r in records if r["calls"]),
+        "calls_kept": sum(len(r["calls"]) for r in records),
+        "call_drops": dict(sorted(drops.items())),
+    }
+
+
+def _dedupe(items: list[dict]) -> list[dict]:
+    """A second item with an id already seen becomes a duplicate_task_id reject (ids stay unique)."""
+    seen: dict[str, int] = {}
+    out = []
+    for item in items:
+        n = seen.get(item["id"], 0)
+        seen[item["id"]] = n + 1
+        if n:
+            dup = _failure_item(item["id"], "duplicate_task_id", "an earlier project gave a task the same id")
+            dup["id"] = f"{item['id']}#{n}"
+            item = dup
+        out.append(item)
+    return out
+
+
+def collect_ci(projects: list[str], out_dir: str | os.PathLike, config: CIConfig | None = None, sandbox=None,
+               progress: bool = True) -> StageStats:
+    """Trace `projects` (default: the stdlib's own tests) into validated `ci` Problems under `out_dir`.
+
+    Writes the stage's shards, rejects and stats.json, plus `projects.json` (per project: test
+    modules passed/failed/timed out/crashed, functions traced, calls kept and dropped by reason).
+    """
+    config = config or CIConfig()
+    out = Path(out_dir)
+    work_root = out / "work"
+    sources = list(projects) or [DEFAULT_SOURCE]
+    if DEFAULT_SOURCE in sources:
+        stdlib.require_test_package()
+    items: list[dict] = []
+    reports = []
+    for spec in sources:
+        bar = _module_bar(spec, progress)
+        try:
+            traced = trace_source(spec, config, work_root, bar.update_outcome if bar else None)
+        finally:
+            if bar:
+                bar.close()
+        items.extend(traced["items"])
+        reports.append(traced["report"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "projects.json").write_text(json.dumps(reports, indent=2) + "\n")
+    items = _dedupe(items)
+    own_sandbox = sandbox is None
+    if own_sandbox:
+        from filters.sandbox import get_sandbox
+
+        sandbox = get_sandbox(config.sandbox or None)
+    try:
+        params = {k: v for k, v in config.to_dict().items() if k not in ("workers", "sandbox")}
+        return run_stage(STAGE, out, chunk(items, config.shard_size), TaskBuilder(config, sandbox), params=params,
+                         workers=1, progress=progress)
+    finally:
+        if own_sandbox:
+            sandbox.close()
+
+
+class _ModuleBar:
+    def __init__(self, spec: str):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(desc=f"trace {spec}", unit="module", leave=False)
+
+    def update_outcome(self, outcome: runner.ModuleOutcome) -> None:
+        self.bar.update(1)
+        self.bar.set_postfix_str(f"{outcome.name}: {outcome.status}", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _module_bar(spec: str, progress: bool) -> _ModuleBar | None:
+    return _ModuleBar(spec) if progress else None

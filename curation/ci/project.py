@@ -1,0 +1,342 @@
+"""Fetch a project, install it with its test dependencies into its own venv, find its test command.
+
+A PROJECT is a local source tree, a git URL or checkout, or `pypi:NAME[==VERSION]` (the
+sdist, fetched with pip and unpacked). The tree is copied into the work directory, a
+fresh virtual environment gets the project (not editable), its test extras, tox deps,
+test requirement files and pytest. The test command comes from `--test-command`, else
+tox (tox.ini, setup.cfg, pyproject), else .travis.yml, else pytest.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from curation.ci.runner import TraceJob, TraceTarget
+
+log = logging.getLogger(__name__)
+
+TEST_EXTRAS = "test,tests,testing"
+TEST_REQUIREMENT_FILES = ("requirements-test.txt", "requirements-tests.txt", "requirements_test.txt",
+                          "test-requirements.txt", "test_requirements.txt", "requirements/test.txt",
+                          "requirements/tests.txt", "tests/requirements.txt")
+SKIP_DIRS = {".git", ".tox", ".nox", ".venv", "venv", "env", "build", "dist", "site-packages", "__pycache__",
+             "node_modules", ".eggs", "docs", "doc", "examples", "benchmarks"}
+TEST_DIRS = {"test", "tests", "testing"}
+
+
+class ProjectError(RuntimeError):
+    """A project that cannot be traced; `reason` becomes the reject reason."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class Project:
+    spec: str
+    slug: str
+    src: Path
+    origin: dict
+
+
+def project_slug(spec: str) -> str:
+    if spec.startswith("pypi:"):
+        base = spec[5:]
+    else:
+        base = Path(spec.rstrip("/")).name.removesuffix(".git") or "project"
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-")[:60]
+    return f"{clean}-{hashlib.sha256(spec.encode()).hexdigest()[:8]}"
+
+
+def _run(argv: list[str], timeout: float, cwd: Path | None = None, reason: str = "install_failed") -> str:
+    try:
+        r = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise ProjectError(reason, f"`{' '.join(argv[:6])} ...` ran past {timeout:.0f}s") from exc
+    except OSError as exc:
+        raise ProjectError(reason, f"cannot run {argv[0]}: {exc}") from exc
+    if r.returncode != 0:
+        raise ProjectError(reason, f"`{' '.join(argv[:6])} ...` exit {r.returncode}: {(r.stderr or r.stdout)[-800:]}")
+    return r.stdout
+
+
+def _is_git_url(spec: str) -> bool:
+    return spec.startswith(("git+", "git@", "git://", "ssh://")) or (
+        spec.startswith(("https://", "http://")) and (spec.endswith(".git") or "github.com" in spec or "gitlab" in spec))
+
+
+def fetch(spec: str, work: Path, timeout: float) -> Project:
+    """Copy, clone or download PROJECT into `work/src`."""
+    slug = project_slug(spec)
+    src = work / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    work.mkdir(parents=True, exist_ok=True)
+    if spec.startswith("pypi:"):
+        return _fetch_pypi(spec, slug, work, timeout)
+    if _is_git_url(spec):
+        url = spec.removeprefix("git+")
+        _run(["git", "clone", "--quiet", "--depth", "1", url, str(src)], timeout, reason="fetch_failed")
+        return Project(spec, slug, src, {"project": Path(url).name.removesuffix(".git"), "url": url,
+                                         "revision": _git_revision(src), **_licence_of(src)})
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        raise ProjectError("fetch_failed", f"{spec} is neither a directory, a git URL nor pypi:NAME")
+    shutil.copytree(path, src, ignore=shutil.ignore_patterns(*SKIP_DIRS - {"docs", "doc", "examples", "benchmarks"},
+                                                           "*.pyc"), symlinks=True)
+    return Project(spec, slug, src, {"project": path.resolve().name, "url": str(path.resolve()),
+                                     "revision": _git_revision(path), **_licence_of(path)})
+
+
+def _fetch_pypi(spec: str, slug: str, work: Path, timeout: float) -> Project:
+    req = spec[5:]
+    dl = work / "download"
+    shutil.rmtree(dl, ignore_errors=True)
+    _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", "--dest", str(dl),
+          req], timeout, reason="fetch_failed")
+    archives = sorted(dl.iterdir())
+    if not archives:
+        raise ProjectError("fetch_failed", f"pip downloaded no sdist for {req}")
+    unpacked = work / "unpacked"
+    shutil.rmtree(unpacked, ignore_errors=True)
+    archive = archives[0]
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(unpacked)
+    else:
+        with tarfile.open(archive) as tf:
+            tf.extractall(unpacked, filter="data")
+    tops = [p for p in unpacked.iterdir() if p.is_dir()]
+    root = tops[0] if len(tops) == 1 else unpacked
+    shutil.move(str(root), str(work / "src"))
+    src = work / "src"
+    name, version = _pkg_info(src)
+    return Project(spec, slug, src, {"project": name or req.split("==")[0], "version": version,
+                                     "revision": version, "url": f"https://pypi.org/project/{name or req}/",
+                                     "sdist": archive.name, **_licence_of(src)})
+
+
+def _pkg_info(src: Path) -> tuple[str, str]:
+    fields: dict[str, str] = {}
+    info = src / "PKG-INFO"
+    if info.is_file():
+        for line in info.read_text(errors="replace").splitlines():
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    return fields.get("Name", ""), fields.get("Version", "")
+
+
+def _licence_of(src: Path) -> dict:
+    info = src / "PKG-INFO"
+    text = info.read_text(errors="replace") if info.is_file() else ""
+    m = re.search(r"^License-Expression:\s*(.+)$", text, re.M) or re.search(r"^License:\s*(\S.{0,60})$", text, re.M)
+    classifier = re.search(r"^Classifier: License :: (?:OSI Approved :: )?(.+)$", text, re.M)
+    licence = (m.group(1).strip() if m and m.group(1).strip().upper() != "UNKNOWN" else "") or (
+        classifier.group(1).strip() if classifier else "")
+    if not licence:
+        for name in ("LICENSE", "LICENSE.txt", "LICENSE.md", "COPYING", "LICENCE"):
+            if (src / name).is_file():
+                first = next((ln.strip() for ln in (src / name).read_text(errors="replace").splitlines() if ln.strip()), "")
+                licence = first[:80]
+                break
+    return {"licence": licence or "unknown"}
+
+
+def _git_revision(path: Path) -> str:
+    try:
+        r = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return r.stdout.strip() if r.returncode == 0 else ""
+
+
+# -- test command -----------------------------------------------------------------------------
+def _tox_section(src: Path) -> tuple[list[str], list[str]]:
+    """(commands, deps) of tox's [testenv], from tox.ini, setup.cfg or pyproject's legacy_tox_ini."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    text = ""
+    if (src / "tox.ini").is_file():
+        text = (src / "tox.ini").read_text(errors="replace")
+    elif (src / "pyproject.toml").is_file():
+        import tomllib
+
+        try:
+            text = tomllib.loads((src / "pyproject.toml").read_text(errors="replace")).get("tool", {}).get(
+                "tox", {}).get("legacy_tox_ini", "")
+        except tomllib.TOMLDecodeError:
+            text = ""
+    try:
+        parser.read_string(text)
+        if not text and (src / "setup.cfg").is_file():
+            parser.read_string((src / "setup.cfg").read_text(errors="replace").replace("[tox:tox]", "[tox]"))
+    except configparser.Error:
+        return [], []
+    if not parser.has_section("testenv"):
+        return [], []
+    lines = lambda key: [ln.strip() for ln in parser.get("testenv", key, fallback="").splitlines() if ln.strip()]  # noqa: E731
+    commands = [re.sub(r"^[\w,\-]+:\s*", "", c) if re.match(r"^[\w,\-]+:\s", c) else c for c in lines("commands")]
+    return commands, lines("deps")
+
+
+def _travis_commands(src: Path) -> list[str]:
+    path = src / ".travis.yml"
+    if not path.is_file():
+        return []
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(errors="replace")) or {}
+    except yaml.YAMLError:
+        return []
+    script = data.get("script", []) if isinstance(data, dict) else []
+    return [script] if isinstance(script, str) else [s for s in script if isinstance(s, str)]
+
+
+def test_argv(command: str) -> list[str] | None:
+    """`python` arguments for a pytest/unittest command line, or None when it is neither."""
+    tokens = [t for t in shlex.split(command) if "{posargs" not in t]
+    tokens = [t.replace("{toxinidir}/", "").replace("{toxinidir}", ".") for t in tokens]
+    while tokens and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", tokens[0]):
+        tokens.pop(0)
+    if tokens[:1] == ["coverage"] and "-m" in tokens:
+        tokens = ["python"] + tokens[tokens.index("-m"):]
+    if tokens and tokens[0] in ("pytest", "py.test"):
+        tokens = ["python", "-m", "pytest"] + tokens[1:]
+    if len(tokens) < 3 or not re.match(r"^(python[\d.]*|\{envpython\})$", Path(tokens[0]).name) or tokens[1] != "-m":
+        return None
+    if tokens[2] in ("pytest", "py.test"):
+        rest, skip = [], False
+        for t in tokens[3:]:
+            if skip:
+                skip = False
+                continue
+            if t in ("-n", "--numprocesses", "--cov", "--cov-report", "-p", "--dist"):
+                skip = True
+                continue
+            if t.startswith(("--cov", "-n=", "--numprocesses", "--dist", "--doctest")) or "{" in t:
+                continue
+            rest.append(t)
+        return ["-m", "pytest"] + rest
+    if tokens[2] == "unittest":
+        return ["-m", "unittest"] + tokens[3:]
+    return None
+
+
+def find_test_command(src: Path, override: str = "") -> tuple[list[str], str]:
+    """(python arguments, where they came from)."""
+    if override:
+        argv = test_argv(override)
+        if argv is None:
+            raise ProjectError("unsupported_test_command", f"{override!r}: give a pytest or `python -m unittest` command")
+        return argv, "--test-command"
+    tox_commands, _ = _tox_section(src)
+    for source, commands in (("tox", tox_commands), (".travis.yml", _travis_commands(src))):
+        for command in commands:
+            argv = test_argv(command)
+            if argv is not None:
+                return argv, source
+    return ["-m", "pytest"], "default (pytest)"
+
+
+def is_test_file(rel: Path) -> bool:
+    name = rel.name
+    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+            or any(part in TEST_DIRS for part in rel.parts[:-1]))
+
+
+def _python_files(src: Path) -> list[Path]:
+    out = []
+    for path in sorted(src.rglob("*.py")):
+        rel = path.relative_to(src)
+        if not any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts[:-1]):
+            out.append(rel)
+    return out
+
+
+def split_jobs(src: Path, argv: list[str]) -> list[TraceJob]:
+    """One job per test file for pytest (so each file has its own time budget); else the command."""
+    if argv[:2] != ["-m", "pytest"]:
+        return [TraceJob(" ".join(argv), tuple(argv))]
+    paths = [a for a in argv[2:] if not a.startswith("-") and (src / a.split("::")[0]).exists()]
+    opts = [a for a in argv[2:] if a not in paths]
+    roots = [src / p for p in paths] or [src]
+    files = sorted({str(f) for f in _python_files(src) if f.name != "conftest.py" and is_test_file(f)
+                    and any((src / f).is_relative_to(r) or src / f == r for r in roots)})
+    base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", *opts]
+    if not files:
+        return [TraceJob(" ".join(argv), tuple(base + paths))]
+    return [TraceJob(f, tuple(base + [f])) for f in files]
+
+
+# -- environment ------------------------------------------------------------------------------
+def install(project: Project, work: Path, timeout: float) -> tuple[str, list[str]]:
+    """Create `work/venv` with the project and its test dependencies; returns (python, project files)."""
+    venv = work / "venv"
+    if venv.exists():
+        shutil.rmtree(venv)
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], 120)
+    python = str(venv / "bin" / "python")
+    _, tox_deps = _tox_section(project.src)
+    deps = [d for d in tox_deps if not d.startswith(("-", ".")) and "{" not in d]
+    reqs = [f for f in TEST_REQUIREMENT_FILES if (project.src / f).is_file()]
+    report = work / "pip-report.json"
+    pip = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--disable-pip-version-check",
+           "--report", str(report)]
+    full = pip + [f"{project.src}[{TEST_EXTRAS}]", "pytest", *deps] + [a for r in reqs for a in ("-r", str(project.src / r))]
+    try:
+        _run(full, timeout)
+    except ProjectError as first:
+        log.warning("%s: installing with test dependencies failed (%s); retrying with the project and pytest only",
+                    project.spec, first.detail[-200:])
+        _run(pip + [str(project.src), "pytest"], timeout)
+    dist = _requested_dist(report)
+    listing = _run([python, "-c", _LIST_FILES, dist], 120) if dist else "[]"
+    files = [f for f in json.loads(listing) if not is_test_file(Path(f))]
+    files += [str(project.src / f) for f in _python_files(project.src) if not is_test_file(f)
+              and f.name not in ("setup.py", "noxfile.py", "fabfile.py")]
+    if dist:
+        project.origin.setdefault("distribution", dist)
+    return python, files
+
+
+_LIST_FILES = (
+    "import importlib.metadata as m, json, sys\n"
+    "d = m.distribution(sys.argv[1])\n"
+    "print(json.dumps([str(f.locate()) for f in (d.files or []) if str(f).endswith('.py')]))\n"
+)
+
+
+def _requested_dist(report: Path) -> str:
+    try:
+        data = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return ""
+    for item in data.get("install", []):
+        if item.get("requested") and "file://" in item.get("download_info", {}).get("url", ""):
+            return item.get("metadata", {}).get("name", "")
+    return ""
+
+
+def project_target(project: Project, python: str, files: list[str], test_command: str) -> TraceTarget:
+    argv, where = find_test_command(project.src, test_command)
+    project.origin["test_command"] = f"python {' '.join(argv)}  ({where})"
+    venv = str(Path(python).parent.parent)
+    return TraceTarget(python=python, cwd=str(project.src), jobs=split_jobs(project.src, argv), files=files,
+                       env={"VIRTUAL_ENV": venv, "PATH": f"{venv}/bin:" + os.environ.get("PATH", "")})

@@ -1,0 +1,201 @@
+"""Turn traced functions into self-contained, validated Problems.
+
+libcst (curation.extract) gives each function its signature, docstring, body and the
+imports, helpers and constants it needs; the recorded calls become exact asserts
+(types compared all the way down, so an object whose __eq__ always answers True fails).
+Every task of a shard runs in ONE sandbox batch: prompt + reference + tests, in a
+fresh process, with nothing but the task's text; a task that fails is a Reject.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import keyword
+import logging
+import textwrap
+from pathlib import Path
+from typing import Any, Iterator
+
+from codexsd.record import Problem, Reject
+from curation.ci import child
+from curation.ci.config import CIConfig
+
+log = logging.getLogger(__name__)
+
+STAGE = "collect-ci"
+# modules importable under a second name: importing the alias imports the original
+MODULE_ALIASES = {"posixpath": ("os.path",), "ntpath": ("os.path",), "_pydecimal": ("decimal",),
+                  "_pydatetime": ("datetime",), "_strptime": ("time",)}
+_SAME_SOURCE = textwrap.indent(inspect.getsource(child.same).replace("same(", "_same("), "    ")
+
+
+def render_value(value: Any) -> str:
+    return repr(value)
+
+
+def render_call(params: list[list[str]], args_repr: str) -> str:
+    """`candidate(...)` passing the recorded argument values the way the function takes them."""
+    values = ast.literal_eval(args_repr)
+    parts: list[str] = []
+    for (name, kind), value in zip(params, values):
+        if kind == "pos":
+            parts.append(render_value(value))
+        elif kind == "varargs":
+            parts.extend(render_value(v) for v in value)
+        elif kind == "kwonly":
+            parts.append(f"{name}={render_value(value)}")
+        else:
+            plain = all(isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k) for k in value)
+            if plain:
+                parts.extend(f"{k}={render_value(v)}" for k, v in value.items())
+            elif value:
+                parts.append(f"**{render_value(value)}")
+    return f"candidate({', '.join(parts)})"
+
+
+def render_test(params: list[list[str]], calls: list[list[str]]) -> str:
+    """`def check(candidate):` with one exact-comparison assert per recorded call."""
+    lines = ["def check(candidate):", _SAME_SOURCE.rstrip("\n"), ""]
+    for args_repr, result_repr in calls:
+        lines.append(f"    assert _same({render_call(params, args_repr)}, {result_repr})")
+    return "\n".join(lines) + "\n"
+
+
+def imports_own_module(context: str, module: str) -> str | None:
+    """The import in `context` that brings in `module` itself (or an alias of it), if any."""
+    own = {module, *MODULE_ALIASES.get(module, ())}
+    try:
+        tree = ast.parse(context)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in own:
+                    return f"import {alias.name}"
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                return f"from {'.' * node.level}{node.module or ''} import ..."
+            if node.module in own or any(f"{node.module}.{a.name}" in own for a in node.names):
+                return f"from {node.module} import ..."
+    return None
+
+
+def _header(info) -> str:
+    decorators = [d if d.startswith("@") else f"@{d}" for d in (info.decorators or ())]
+    signature = info.signature.strip("\n")
+    if decorators and not signature.lstrip().startswith("@"):
+        signature = "\n".join(decorators) + "\n" + signature
+    return signature
+
+
+def _docstring_block(info) -> str:
+    if not info.docstring_raw:
+        return ""
+    body_indent = next((ln[: len(ln) - len(ln.lstrip())] for ln in info.body.splitlines() if ln.strip()), "    ")
+    raw = info.docstring_raw.strip()
+    return f"{body_indent or '    '}{raw}\n"
+
+
+def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Reject:
+    """The task for one traced function, before validation (or a Reject saying why not)."""
+    task_id = item["id"]
+    if info.is_method or info.class_name:
+        return Reject(task_id, STAGE, "method", f"{info.qualname} belongs to class {info.class_name}")
+    if config.require_docstring and not (info.docstring or "").strip():
+        return Reject(task_id, STAGE, "no_docstring", info.qualname)
+    context = info.context or ""
+    own = imports_own_module(context, item["module"])
+    if own:
+        return Reject(task_id, STAGE, "imports_own_module", own)
+    header = _header(info)
+    docblock = _docstring_block(info)
+    prompt = (context.rstrip("\n") + "\n\n\n" if context.strip() else "") + header + "\n" + docblock
+    body = info.body if info.body.endswith("\n") else info.body + "\n"
+    test = render_test(item["params"], item["calls"])
+    problem = Problem(
+        task_id=task_id,
+        prompt=prompt,
+        canonical_solution=body,
+        test=test,
+        entry_point=info.name,
+        source="ci",
+        origin={**item["origin"], "module": item["module"], "qualname": item["qualname"],
+                "path": item["rel_path"], "line": item["firstlineno"]},
+        signature=header,
+        docstring=info.docstring or "",
+        body=body,
+        context=context,
+        metadata={"n_tests": len(item["calls"]), "call_drops": item["drops"], "traced_by": item.get("test_modules", [])},
+    )
+    try:
+        ast.parse(problem.program())
+    except SyntaxError as exc:
+        return Reject(task_id, STAGE, "not_self_contained", f"program does not parse: {exc}")
+    return problem
+
+
+def _pre_reject(item: dict[str, Any], config: CIConfig) -> Reject | None:
+    task_id = item["id"]
+    if item.get("kind") == "project_failure":
+        return Reject(task_id, STAGE, item["reason"], item.get("detail", ""))
+    calls = item["calls"]
+    if len(calls) < max(1, config.min_calls_per_function):
+        top = sorted(item["drops"].items(), key=lambda kv: -kv[1])[:4]
+        return Reject(task_id, STAGE, "no_kept_calls", ", ".join(f"{r}={n}" for r, n in top))
+    if all(result == "None" for _, result in calls):
+        return Reject(task_id, STAGE, "returns_only_none", f"{len(calls)} call(s), all returning None")
+    if "." in item["qualname"]:
+        return Reject(task_id, STAGE, "method", f"{item['qualname']} is defined in a class")
+    return None
+
+
+class TaskBuilder:
+    """The stage function: traced-function items in, validated Problems or Rejects out."""
+
+    def __init__(self, config: CIConfig, sandbox):
+        self.config = config
+        self.sandbox = sandbox
+
+    def __call__(self, items: list[dict[str, Any]]) -> Iterator[Problem | Reject]:
+        from curation import extract
+        from filters.sandbox import Program
+
+        results: list[Problem | Reject | None] = []
+        parsed: dict[str, Any] = {}
+        for item in items:
+            early = _pre_reject(item, self.config)
+            if early is not None:
+                results.append(early)
+                continue
+            path = item["filename"]
+            if path not in parsed:
+                try:
+                    parsed[path] = extract.extract_file(path)
+                except extract.ExtractError as exc:
+                    parsed[path] = exc
+                except OSError as exc:
+                    parsed[path] = extract.ExtractError("unreadable", str(exc))
+            source = parsed[path]
+            if isinstance(source, Exception):
+                results.append(Reject(item["id"], STAGE, "extract_error", f"{getattr(source, 'reason', '')}: {source}"))
+                continue
+            try:
+                info = extract.find_function(source, item["qualname"])
+            except (LookupError, extract.ExtractError) as exc:
+                results.append(Reject(item["id"], STAGE, "not_extracted", str(exc)))
+                continue
+            results.append(build_problem(item, info, self.config))
+
+        todo = [(i, r) for i, r in enumerate(results) if isinstance(r, Problem)]
+        programs = [Program(source=p.program(), timeout=self.config.validation_timeout, id=p.task_id) for _, p in todo]
+        outcomes = self.sandbox.run(programs) if programs else []
+        for (i, problem), outcome in zip(todo, outcomes):
+            if outcome.passed:
+                problem.metadata["validation_s"] = round(outcome.duration, 3)
+            else:
+                reason = {"failed": "validation_failed", "timeout": "validation_timeout"}.get(outcome.status.value,
+                                                                                              "validation_error")
+                results[i] = Reject(problem.task_id, STAGE, reason, outcome.detail[-500:])
+        yield from results  # type: ignore[misc]
