@@ -4,6 +4,7 @@ with another docstring or turn it into Codex-D's docstring_last prompt."""
 from __future__ import annotations
 
 import ast
+import inspect
 import textwrap
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from codexsd.record import Problem
 @dataclass(frozen=True)
 class PromptParts:
     context: str  # everything before the function (imports, helpers)
-    signature: str  # decorators + the `def ...:` header, as written
+    signature: str  # decorators + the `def ...:` header as written (+ any imports before the docstring)
     docstring: str  # cleaned docstring text
     indent: str  # the body's indentation
 
@@ -30,12 +31,12 @@ def split_prompt(problem: Problem) -> PromptParts:
     if not funcs:
         raise ValueError(f"{problem.task_id}: no top-level function {problem.entry_point!r} in the prompt")
     func = funcs[-1]
-    docstring = ast.get_docstring(func, clean=True)
-    if not docstring or not func.body:
+    doc_node = _docstring_node(func)
+    if doc_node is None:
         raise ValueError(f"{problem.task_id}: {problem.entry_point} has no docstring")
+    docstring = inspect.cleandoc(doc_node.value.value).strip()
     lines = problem.prompt.splitlines(keepends=True)
     start = min([func.lineno] + [d.lineno for d in func.decorator_list]) - 1
-    doc_node = func.body[0]
     doc_line = lines[doc_node.lineno - 1]
     indent = doc_line[: len(doc_line) - len(doc_line.lstrip())]
     return PromptParts(
@@ -44,6 +45,16 @@ def split_prompt(problem: Problem) -> PromptParts:
         docstring=docstring,
         indent=indent,
     )
+
+
+def _docstring_node(func: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.Expr | None:
+    """The function's docstring statement; a string after leading imports counts (HumanEval/115 has one)."""
+    for stmt in func.body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+            return stmt
+        if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            return None
+    return None
 
 
 def prompt_with_docstring(parts: PromptParts, docstring: str) -> str:

