@@ -1,0 +1,159 @@
+"""The collect stage for competitive-programming sources: load, convert, validate in the sandbox.
+
+A shard's problems are validated in rounds: round r runs the r-th Python solution of
+every problem still without a passing one, all in ONE `sandbox.run` call. The first
+solution whose program passes (prompt + body + test + check) gives the kept Problem.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from codexsd.record import Problem, Reject
+from codexsd.stage import StageStats, chunk, run_stage
+from curation.competitive.config import CompetitiveConfig
+from curation.competitive.convert import build_problem
+from curation.competitive.loaders import load_tasks
+from curation.competitive.pysource import SourceError
+from filters.sandbox import Program, Sandbox, get_sandbox
+
+log = logging.getLogger(__name__)
+
+STAGE = "collect_competitive"
+_SANDBOXES: dict[str | None, Sandbox] = {}  # one per worker process and backend
+
+
+def _process_sandbox(backend: str | None) -> Sandbox:
+    if backend not in _SANDBOXES:
+        _SANDBOXES[backend] = get_sandbox(backend)
+        atexit.register(_SANDBOXES[backend].close)
+    return _SANDBOXES[backend]
+
+
+@dataclass
+class _Attempt:
+    solution: int
+    outcome: str  # "passed", a sandbox status, or a conversion reject reason
+    detail: str = ""
+
+
+@dataclass
+class _Pending:
+    task: dict[str, Any]
+    attempts: list[_Attempt] = field(default_factory=list)
+    kept: Problem | None = None
+
+
+def _variants(task: dict[str, Any]) -> list[str]:
+    """Call-based sets (TACO, APPS from Codewars) may wrap each expected output in a list."""
+    if task["kind"] == "call" and all(isinstance(o, list) and len(o) == 1 for _, o in task["tests"]):
+        return ["", "unwrapped"]
+    return [""]
+
+
+class ValidateShard:
+    """The shard function: task dicts in, a Problem or a Reject out for each (picklable)."""
+
+    def __init__(self, config: CompetitiveConfig, sandbox: Sandbox | None = None) -> None:
+        self.config = config
+        self.sandbox = sandbox
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config, "sandbox": None}
+
+    def __call__(self, items: list[dict[str, Any]]) -> Iterator[Problem | Reject]:
+        sandbox = self.sandbox or _process_sandbox(self.config.sandbox)
+        pending = [_Pending(item) for item in items if "reject" not in item]
+        for round_ in range(self.config.max_solutions_tried):
+            batch: list[tuple[_Pending, Problem]] = []
+            for p in pending:
+                if p.kept is not None or round_ >= len(p.task["solutions"]):
+                    continue
+                for variant in _variants(p.task):
+                    try:
+                        problem = build_problem(p.task, p.task["solutions"][round_], variant)
+                    except SourceError as exc:
+                        p.attempts.append(_Attempt(round_, exc.reason, exc.detail))
+                        break
+                    problem.metadata["solution_index"] = round_
+                    batch.append((p, problem))
+            if not batch:
+                continue
+            programs = [
+                Program(source=pr.program(), timeout=self.config.timeout, memory_mb=self.config.memory_mb,
+                        id=f"{pr.task_id}#{round_}")
+                for _, pr in batch
+            ]
+            outcomes = sandbox.run(programs)
+            for (p, problem), outcome in zip(batch, outcomes):
+                if p.kept is not None:
+                    continue
+                if outcome.passed:
+                    problem.metadata["solutions_tried"] = round_ + 1
+                    p.kept = problem
+                else:
+                    p.attempts.append(_Attempt(round_, outcome.status.value, _last_line(outcome.detail)))
+        by_id = {id(p.task): p for p in pending}
+        for item in items:
+            if "reject" in item:
+                yield Reject(id=item["task_id"], stage=STAGE, reason=item["reject"], detail=item.get("detail", ""))
+                continue
+            p = by_id[id(item)]
+            yield p.kept if p.kept is not None else _failure(p)
+
+
+def _last_line(detail: str) -> str:
+    lines = [line for line in (detail or "").strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def _failure(p: _Pending) -> Reject:
+    ran = [a for a in p.attempts if a.outcome in ("failed", "timeout", "error")]
+    if ran:
+        reason = "all_solutions_timeout" if all(a.outcome == "timeout" for a in ran) else "all_solutions_fail"
+    elif p.attempts:
+        reason = p.attempts[0].outcome  # none could be converted: the first conversion reason
+    else:
+        reason = "no_python_solution"
+    detail = "; ".join(f"solution {a.solution}: {a.outcome}" + (f" ({a.detail})" if a.detail else "") for a in p.attempts)
+    return Reject(id=p.task["task_id"], stage=STAGE, reason=reason, detail=detail[:1000])
+
+
+def load_all(sources: list[str], config: CompetitiveConfig) -> list[dict[str, Any]]:
+    tasks: list[dict[str, Any]] = []
+    for source in sources:
+        loaded = load_tasks(source, config)
+        log.info("%s: %d rows", source, len(loaded))
+        tasks.extend(loaded)
+    return tasks
+
+
+def collect_competitive(
+    sources: list[str],
+    out_dir: str | os.PathLike,
+    config: CompetitiveConfig | None = None,
+    sandbox: Sandbox | None = None,
+    progress: bool = True,
+) -> StageStats:
+    """Collect validated Problems from `sources` into the stage artifact `out_dir`.
+
+    With `sandbox` given, shards run in this process on it; otherwise each worker opens
+    the backend `config.sandbox`.
+    """
+    config = config or CompetitiveConfig()
+    tasks = load_all(sources, config)
+    shards = chunk(tasks, config.shard_size) if tasks else []
+    workers = 1 if sandbox is not None else config.workers
+    own = sandbox is None and workers == 1
+    if own:
+        sandbox = get_sandbox(config.sandbox)
+    try:
+        return run_stage(STAGE, out_dir, shards, ValidateShard(config, sandbox), params=config.conversion_params(),
+                         workers=workers, progress=progress)
+    finally:
+        if own and sandbox is not None:
+            sandbox.close()
