@@ -86,8 +86,7 @@ def trace_source(spec: str, config: CIConfig, work_root: Path,
             origin, src_root = stdlib.stdlib_origin(), None
         else:
             proj = projects_mod.fetch(spec, work, config.install_timeout)
-            python, files = projects_mod.install(proj, work, config.install_timeout)
-            target = projects_mod.project_target(proj, python, files, config.test_command)
+            target = projects_mod.project_target(proj, work, config)
             origin, src_root = proj.origin, proj.src.resolve()
         report["test_modules"] = len(target.jobs)
         records, outcomes = runner.trace_jobs(

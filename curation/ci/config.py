@@ -28,6 +28,7 @@ class CIConfig:
     workers: int = 2  # test modules traced at the same time
     shard_size: int = 100  # tasks per stage shard (one sandbox batch each)
     validation_timeout: float = 10.0  # seconds per task program in the sandbox
+    install: bool = True  # install each project into a fresh venv; off: run its tests from the tree with this Python
     test_command: str = ""  # overrides the command found in a project's tox/CI/pytest config
     sandbox: str = ""  # sandbox backend name ('' = CODEXSD_SANDBOX or auto)
 
@@ -48,5 +49,5 @@ class CIConfig:
     def trace_key(self) -> dict[str, Any]:
         """The settings that change what a trace records (a cached trace is reused when equal)."""
         keys = ("max_modules", "test_modules", "per_module_timeout", "project_timeout", "max_calls_per_function",
-                "max_value_chars", "replay_call_timeout", "seed", "test_command")
+                "max_value_chars", "replay_call_timeout", "seed", "test_command", "install")
         return {k: getattr(self, k) for k in keys}

@@ -286,7 +286,13 @@ def split_jobs(src: Path, argv: list[str]) -> list[TraceJob]:
 
 
 # -- environment ------------------------------------------------------------------------------
-def install(project: Project, work: Path, timeout: float) -> tuple[str, list[str]]:
+def source_files(project: Project) -> list[str]:
+    """The project's own (non-test) Python files in its source tree."""
+    return [str(project.src / f) for f in _python_files(project.src) if not is_test_file(f)
+            and f.name not in ("setup.py", "noxfile.py", "fabfile.py")]
+
+
+def install(project: Project, work: Path, timeout: float, with_pytest: bool = True) -> tuple[str, list[str]]:
     """Create `work/venv` with the project and its test dependencies; returns (python, project files)."""
     venv = work / "venv"
     if venv.exists():
@@ -299,18 +305,18 @@ def install(project: Project, work: Path, timeout: float) -> tuple[str, list[str
     report = work / "pip-report.json"
     pip = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--disable-pip-version-check",
            "--report", str(report)]
-    full = pip + [f"{project.src}[{TEST_EXTRAS}]", "pytest", *deps] + [a for r in reqs for a in ("-r", str(project.src / r))]
+    pytest = ["pytest"] if with_pytest else []
+    full = pip + [f"{project.src}[{TEST_EXTRAS}]", *pytest, *deps] + [a for r in reqs for a in ("-r", str(project.src / r))]
     try:
         _run(full, timeout)
     except ProjectError as first:
         log.warning("%s: installing with test dependencies failed (%s); retrying with the project and pytest only",
                     project.spec, first.detail[-200:])
-        _run(pip + [str(project.src), "pytest"], timeout)
+        _run(pip + [str(project.src), *pytest], timeout)
     dist = _requested_dist(report)
     listing = _run([python, "-c", _LIST_FILES, dist], 120) if dist else "[]"
     files = [f for f in json.loads(listing) if not is_test_file(Path(f))]
-    files += [str(project.src / f) for f in _python_files(project.src) if not is_test_file(f)
-              and f.name not in ("setup.py", "noxfile.py", "fabfile.py")]
+    files += source_files(project)
     if dist:
         project.origin.setdefault("distribution", dist)
     return python, files
@@ -334,9 +340,14 @@ def _requested_dist(report: Path) -> str:
     return ""
 
 
-def project_target(project: Project, python: str, files: list[str], test_command: str) -> TraceTarget:
-    argv, where = find_test_command(project.src, test_command)
+def project_target(project: Project, work: Path, config) -> TraceTarget:
+    """Install (unless `config.install` is off: then this interpreter runs the tests from the tree) and plan jobs."""
+    argv, where = find_test_command(project.src, config.test_command)
     project.origin["test_command"] = f"python {' '.join(argv)}  ({where})"
+    jobs = split_jobs(project.src, argv)
+    if not config.install:
+        return TraceTarget(python=sys.executable, cwd=str(project.src), jobs=jobs, files=source_files(project))
+    python, files = install(project, work, config.install_timeout, with_pytest=argv[:2] == ["-m", "pytest"])
     venv = str(Path(python).parent.parent)
-    return TraceTarget(python=python, cwd=str(project.src), jobs=split_jobs(project.src, argv), files=files,
+    return TraceTarget(python=python, cwd=str(project.src), jobs=jobs, files=files,
                        env={"VIRTUAL_ENV": venv, "PATH": f"{venv}/bin:" + os.environ.get("PATH", "")})

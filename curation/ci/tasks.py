@@ -10,7 +10,6 @@ fresh process, with nothing but the task's text; a task that fails is a Reject.
 from __future__ import annotations
 
 import ast
-import inspect
 import keyword
 import logging
 import textwrap
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from codexsd.record import Problem, Reject
-from curation.ci import child
 from curation.ci.config import CIConfig
 
 log = logging.getLogger(__name__)
@@ -27,7 +25,10 @@ STAGE = "collect-ci"
 # modules importable under a second name: importing the alias imports the original
 MODULE_ALIASES = {"posixpath": ("os.path",), "ntpath": ("os.path",), "_pydecimal": ("decimal",),
                   "_pydatetime": ("datetime",), "_strptime": ("time",)}
-_SAME_SOURCE = textwrap.indent(inspect.getsource(child.same).replace("same(", "_same("), "    ")
+def _strict_helper() -> str:
+    from filters.sandbox import strict_equal_source
+
+    return textwrap.indent(strict_equal_source().strip("\n"), "    ")
 
 
 def render_value(value: Any) -> str:
@@ -56,9 +57,9 @@ def render_call(params: list[list[str]], args_repr: str) -> str:
 
 def render_test(params: list[list[str]], calls: list[list[str]]) -> str:
     """`def check(candidate):` with one exact-comparison assert per recorded call."""
-    lines = ["def check(candidate):", _SAME_SOURCE.rstrip("\n"), ""]
+    lines = ["def check(candidate):", _strict_helper(), ""]
     for args_repr, result_repr in calls:
-        lines.append(f"    assert _same({render_call(params, args_repr)}, {result_repr})")
+        lines.append(f"    assert_equal({render_call(params, args_repr)}, {result_repr})")
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,162 @@
+"""The CI tracer in its own process: what it records, drops, replays, and how it survives bad tests."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from curation.ci import child, runner
+
+LIB = '''
+_counter = [0]
+
+
+def add(a, b=1):
+    """Add two numbers."""
+    return a + b
+
+
+def push(items, x):
+    items.append(x)
+    return len(items)
+
+
+def positive(x):
+    if x < 0:
+        raise ValueError(x)
+    return x
+
+
+class Box:
+    def __init__(self, v):
+        self.v = v
+
+    def get(self, k):
+        return self.v
+
+    @staticmethod
+    def twice(x):
+        return 2 * x
+
+
+def boxed(v):
+    return Box(v)
+
+
+def ticket(name):
+    _counter[0] += 1
+    return f"{name}-{_counter[0]}"
+
+
+def square(n):
+    return n * n
+
+
+def gen(n):
+    yield n
+'''
+
+TESTS = '''
+import mylib
+
+mylib.add(1, 2); mylib.add(1, 2); mylib.add("a", b="b"); mylib.add(0.5)
+mylib.push([1], 2)
+mylib.positive(3)
+try:
+    mylib.positive(-1)
+except ValueError:
+    pass
+mylib.Box(1).get("k"); mylib.Box.twice(4)
+mylib.boxed(3)
+mylib.ticket("a"); mylib.ticket("b")
+for i in range(50):
+    mylib.square(i)
+list(mylib.gen(2))
+'''
+
+
+def _project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "mylib.py").write_text(LIB)
+    (root / "run_me.py").write_text(TESTS)
+    return root
+
+
+def _trace(root: Path, jobs, python=sys.executable, per_module=30.0, project=60.0):
+    target = runner.TraceTarget(python=python, cwd=str(root), jobs=jobs, files=[str(root / "mylib.py")])
+    records, outcomes = runner.trace_jobs(target, root.parent / "trace", per_module, project, max_calls=5,
+                                          max_chars=200, workers=2)
+    return target, {r["qualname"]: r for r in records}, outcomes
+
+
+def _check_records(by_name):
+    assert [a for a, _ in by_name["add"]["calls"]] == ["[1, 2]", "['a', 'b']", "[0.5, 1]"]
+    assert [r for _, r in by_name["add"]["calls"]] == ["3", "'ab'", "1.5"]
+    assert by_name["add"]["drops"] == {"duplicate": 1}
+    assert by_name["add"]["params"] == [["a", "pos"], ["b", "pos"]]
+    assert by_name["push"]["calls"] == [] and by_name["push"]["drops"] == {"mutates_args": 1}
+    assert by_name["positive"]["calls"] == [["[3]", "3"]] and by_name["positive"]["drops"] == {"raised": 1}
+    assert by_name["boxed"]["drops"] == {"result_not_plain": 1}
+    assert "Box.get" not in by_name and "Box.__init__" not in by_name  # methods that need `self`
+    assert by_name["Box.twice"]["calls"] == [["[4]", "8"]]
+    assert len(by_name["square"]["calls"]) == 10  # the child keeps twice the cap for replay to choose from
+    assert "gen" not in by_name
+
+
+def test_trace_records_plain_calls_and_drops_the_rest(tmp_path):
+    root = _project(tmp_path)
+    target, by_name, outcomes = _trace(root, [runner.TraceJob("run_me", ("run_me.py",))])
+    assert [o.status for o in outcomes] == ["passed"]
+    _check_records(by_name)
+
+    replayed = {r["qualname"]: r for r in runner.replay(target, list(by_name.values()), tmp_path / "replay", 2.0, 60)}
+    # ticket() depends on a hidden counter: a fresh process gives other results
+    assert replayed["ticket"]["calls"] == [] and replayed["ticket"]["drops"]["replay_differs"] == 2
+    assert replayed["add"]["calls"] == by_name["add"]["calls"]
+
+
+@pytest.mark.skipif(not Path.home().joinpath(".pyenv/versions/3.12.1/bin/python").exists(), reason="no 3.12 here")
+def test_sys_monitoring_tracer_on_312_records_the_same(tmp_path):
+    root = _project(tmp_path)
+    python = str(Path.home() / ".pyenv/versions/3.12.1/bin/python")
+    _, by_name, outcomes = _trace(root, [runner.TraceJob("run_me", ("run_me.py",))], python=python)
+    assert [o.status for o in outcomes] == ["passed"]
+    _check_records(by_name)
+
+
+def test_hanging_and_crashing_modules_end_alone(tmp_path):
+    root = _project(tmp_path)
+    (root / "hang.py").write_text("import mylib, time\nmylib.add(7, 7)\ntime.sleep(600)\n")
+    (root / "crash.py").write_text("import mylib, os\nmylib.add(9, 9)\nos.abort()\n")
+    (root / "fails.py").write_text("import mylib\nmylib.add(5, 5)\nraise SystemExit(1)\n")
+    jobs = [runner.TraceJob(n, (f"{n}.py",)) for n in ("hang", "crash", "fails", "run_me")]
+    _, by_name, outcomes = _trace(root, jobs, per_module=3.0)
+    status = {o.name: o.status for o in outcomes}
+    assert status == {"hang": "timeout", "crash": "crashed", "fails": "tests_failed", "run_me": "passed"}
+    calls = dict(by_name["add"]["calls"])
+    assert calls["[7, 7]"] == "14"  # recorded before the hang, dumped when the budget ran out
+    assert calls["[5, 5]"] == "10" and "[9, 9]" not in calls  # an aborted interpreter leaves nothing
+
+
+def test_project_budget_skips_what_is_left(tmp_path):
+    root = _project(tmp_path)
+    (root / "hang.py").write_text("import time\ntime.sleep(600)\n")
+    jobs = [runner.TraceJob("hang", ("hang.py",)), runner.TraceJob("run_me", ("run_me.py",))]
+    target = runner.TraceTarget(python=sys.executable, cwd=str(root), jobs=jobs, files=[str(root / "mylib.py")])
+    _, outcomes = runner.trace_jobs(target, tmp_path / "t", 30.0, runner.KILL_GRACE_S + 3.0, 5, 200, workers=1)
+    assert [o.status for o in outcomes] == ["timeout", "skipped"]
+
+
+def test_values_round_trip_exactly():
+    assert child.literal([1, (2, 3), {"a": {1, 2}}, b"x", None, -0.0], 200) is not None
+    assert child.literal(float("nan"), 200) is None  # repr 'nan' is not a literal
+    assert child.literal("x" * 300, 200) is None
+    assert child.plain_size(object()) == -1 and child.plain_size([1, [object()]]) == -1
+    assert child.plain_size(frozenset({1})) == -1
+    assert not child.same(1, True) and not child.same(1, 1.0) and not child.same((1,), [1])
+    assert child.same({"b": 1, "a": [2]}, {"a": [2], "b": 1})
