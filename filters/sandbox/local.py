@@ -46,6 +46,10 @@ def namespace_prefix() -> tuple[str, tuple[str, ...]]:
     return "none", ()
 
 
+# The worker gets a minimal environment; programs get a fresh one from the worker.
+_WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
 class _LocalHandle(WorkerHandle):
     def __init__(self, proc: subprocess.Popen, sock: socket.socket, scratch: str):
         self.proc, self.sock, self.scratch = proc, sock, scratch
@@ -98,7 +102,7 @@ class LocalSandbox(PoolSandbox):
             cmd += ["--nproc", str(settings.PIDS_LIMIT * 8)]
         errlog = tempfile.TemporaryFile()
         try:
-            proc = subprocess.Popen(cmd, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(cmd, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=_WORKER_ENV,
                                     stdout=subprocess.DEVNULL, stderr=errlog, start_new_session=True)
         except OSError as exc:
             parent.close()

@@ -1,0 +1,114 @@
+"""Validation stage: a problem is kept only if its reference solution passes its own tests R times.
+
+Each run is a fresh process in the sandbox, so a reference that depends on leftover state,
+time or randomness shows up as `flaky`. Reject reasons: reference_fails (never passes, an
+assertion or exception), flaky (passes some runs only), timeout, error (crash, out of memory,
+early exit).
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import logging
+from typing import Iterable, Iterator
+
+from codexsd.record import Problem, Reject
+from filters.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Outcome, Program, Sandbox, Status
+
+log = logging.getLogger(__name__)
+
+STAGE = "validate"
+DEFAULT_RUNS = 3
+REASONS = ("reference_fails", "flaky", "timeout", "error")
+_NON_PASS_REASON = {Status.FAILED: "reference_fails", Status.TIMEOUT: "timeout", Status.ERROR: "error"}
+
+
+def judge(problem: Problem, outcomes: list[Outcome]) -> Problem | Reject:
+    """Keep (with metadata["validation_runs"]) if every run passed; otherwise a Reject with a reason."""
+    runs = len(outcomes)
+    if outcomes and all(o.passed for o in outcomes):
+        meta = dict(problem.metadata, validation_runs=runs)
+        return dataclasses.replace(problem, metadata=meta)
+    first_bad = next(o for o in outcomes if not o.passed)
+    passes = sum(o.passed for o in outcomes)
+    if passes:
+        reason = "flaky"
+        detail = f"passed {passes} of {runs} runs; a failing run: {first_bad.status.value}: {first_bad.detail}"
+    else:
+        reason = _NON_PASS_REASON[first_bad.status]
+        detail = first_bad.detail
+    return Reject(id=problem.task_id, stage=STAGE, reason=reason, detail=detail[-2000:])
+
+
+def validate_problems(problems: list[Problem], sandbox: Sandbox, runs: int = DEFAULT_RUNS,
+                      timeout: float = DEFAULT_TIMEOUT_S, memory_mb: int = int(DEFAULT_MEMORY_MB),
+                      progress=None) -> Iterator[Problem | Reject]:
+    """Judge every problem from R sandboxed runs of its reference; one result per problem, in order."""
+    if runs < 1:
+        raise ValueError(f"runs must be >= 1, got {runs}")
+    programs = [Program(p.program(), timeout=timeout, memory_mb=memory_mb, id=f"{p.task_id}#{r}")
+                for p in problems for r in range(runs)]
+    outcomes = sandbox.run(programs, progress=progress)
+    for i, problem in enumerate(problems):
+        yield judge(problem, outcomes[i * runs:(i + 1) * runs])
+
+
+_SANDBOXES: dict[tuple, Sandbox] = {}
+
+
+def _shared_sandbox(backend: str, workers: int | None) -> Sandbox:
+    """One sandbox per process and backend, closed at exit (shard functions run many times)."""
+    key = (backend, workers)
+    if key not in _SANDBOXES:
+        from filters.sandbox import get_sandbox
+
+        _SANDBOXES[key] = get_sandbox(backend, workers=workers)
+        if len(_SANDBOXES) == 1:
+            atexit.register(_close_all)
+    return _SANDBOXES[key]
+
+
+def _close_all() -> None:
+    for sb in _SANDBOXES.values():
+        sb.close()
+    _SANDBOXES.clear()
+
+
+@dataclasses.dataclass
+class ValidateShard:
+    """A run_stage shard function: `ValidateShard(runs=3)(problems)` yields a Problem or Reject per item.
+
+    Picklable (for run_stage workers > 1): the sandbox is created lazily in each process unless given.
+    """
+
+    runs: int = DEFAULT_RUNS
+    backend: str = "auto"
+    timeout: float = DEFAULT_TIMEOUT_S
+    memory_mb: int = int(DEFAULT_MEMORY_MB)
+    workers: int | None = None
+    sandbox: Sandbox | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def params(self) -> dict:
+        """What decides the output (the stage fingerprint)."""
+        return {"runs": self.runs, "timeout": self.timeout, "memory_mb": self.memory_mb}
+
+    def __call__(self, items: Iterable[Problem | dict]) -> Iterator[Problem | Reject]:
+        problems, bad = [], []
+        for item in items:
+            if isinstance(item, Problem):
+                problems.append(item)
+                continue
+            try:
+                problems.append(Problem.from_dict(item))
+            except (TypeError, ValueError) as exc:
+                bad.append(Reject(id=str(getattr(item, "get", lambda *_: "")("task_id") or ""), stage=STAGE,
+                                  reason="malformed", detail=str(exc)[:500]))
+        sandbox = self.sandbox or _shared_sandbox(self.backend, self.workers)
+        yield from validate_problems(problems, sandbox, self.runs, self.timeout, self.memory_mb)
+        yield from bad
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["sandbox"] = None
+        return state
