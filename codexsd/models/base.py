@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 # The Codex paper's stop sequences for function completion.
@@ -42,6 +43,19 @@ class Sampler(abc.ABC):
         """Sum log P(target | prompt) for each pair (used for back-translation ranking)."""
         raise TypeError(f"{type(self).__name__} cannot score fixed continuations")
 
+    def sample_seeded(
+        self, prompts: Sequence[str], params: SamplingParams, seeds: Sequence[int]
+    ) -> list[list[Completion]]:
+        """Like `sample`, but prompt i draws from its own seed `seeds[i]` (params.seed is ignored),
+        so a prompt's samples do not depend on which other prompts share its batch.
+        Backends that batch across prompts override this; the default samples prompt by prompt."""
+        if len(seeds) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        out: list[list[Completion]] = []
+        for prompt, seed in zip(prompts, seeds):
+            out.extend(self.sample([prompt], replace(params, seed=int(seed))))
+        return out
+
     def close(self) -> None:  # noqa: B027
         pass
 
@@ -50,3 +64,9 @@ class Sampler(abc.ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def derive_seed(*parts: object) -> int:
+    """A stable 31-bit seed (every backend accepts it) from any parts, e.g. base seed, task id, index."""
+    digest = hashlib.sha256("\0".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1

@@ -1,0 +1,121 @@
+"""Any OpenAI-compatible completions server (vLLM, llama.cpp's server, TGI, OpenAI itself).
+
+Plain `urllib`, no client package. Each sample is one request with `n=1` and its own
+seed, so sample j of a prompt is reproducible and independent of n and of batching;
+requests run concurrently and the server batches them. Log-probabilities are the
+server's `logprobs` of the sampled tokens (vLLM and llama.cpp report the model's
+unwarped ones). The completion is cut again at the stop sequences here, because some
+servers cap the number of stop sequences (OpenAI allows four; the paper uses five).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+from codexsd.models.base import Completion, Sampler, SamplingParams, derive_seed
+from codexsd.models.text import chat_messages, chat_prefill, chat_stops, render_chat_template, truncate_at_stop
+
+log = logging.getLogger(__name__)
+
+MAX_SERVER_STOPS = int(os.environ.get("CODEXSD_OPENAI_MAX_STOPS", "4"))
+CONNECT_RETRIES = 5
+
+
+class ServerError(RuntimeError):
+    """The completions server answered with an error or not at all."""
+
+
+def completions_url(base_url: str) -> str:
+    base = base_url.rstrip("/")
+    return base + "/completions" if base.endswith("/v1") else base + "/v1/completions"
+
+
+class OpenAICompletionsSampler(Sampler):
+    """Samples from `POST <base_url>/v1/completions`. Instruct models served this way get the
+    chat prompt when `chat_template` (the model's Jinja template text) is given."""
+
+    def __init__(self, base_url: str, model: str = "", *, api_key: str | None = None, concurrency: int = 8,
+                 timeout: float = 600.0, chat_template: str | None = None, special_tokens: dict[str, str] | None = None):
+        self.url = completions_url(base_url)
+        self.model = model
+        self.spec = f"openai:{base_url}#{model}"
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.chat_template = chat_template
+        self.special_tokens = special_tokens or {}
+
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        for attempt in range(CONNECT_RETRIES):
+            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return json.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")[:500]
+                raise ServerError(f"{self.url} answered {exc.code}: {detail}") from exc
+            except (urllib.error.URLError, ConnectionError) as exc:
+                if attempt == CONNECT_RETRIES - 1:
+                    raise ServerError(f"cannot reach {self.url}: {exc}") from exc
+                log.warning("cannot reach %s (%s); retrying", self.url, exc)
+                time.sleep(2 ** attempt)
+        raise AssertionError("unreachable")
+
+    def _prompt(self, prompt: str) -> str:
+        if self.chat_template is None:
+            return prompt
+        return render_chat_template(self.chat_template, chat_messages(prompt), **self.special_tokens) + chat_prefill(prompt)
+
+    def _one(self, prompt: str, params: SamplingParams, seed: int, stop: Sequence[str]) -> Completion:
+        body = {
+            "model": self.model, "prompt": prompt, "n": 1, "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature, "top_p": params.top_p, "seed": seed, "logprobs": 1,
+            "stop": list(stop)[:MAX_SERVER_STOPS],
+        }
+        choice = self._post(body)["choices"][0]
+        text, stopped = truncate_at_stop(choice.get("text", ""), stop)
+        logprobs = choice.get("logprobs") or {}
+        pieces = logprobs.get("tokens") or []
+        values = [v for v in (logprobs.get("token_logprobs") or []) if v is not None]
+        n = _kept_pieces(pieces, len(text)) if pieces else 0
+        total = float(sum(values[:n]))
+        finish = "stop" if stopped or choice.get("finish_reason") == "stop" else "length"
+        return Completion(text=text, logprob_sum=total, logprob_mean=total / n if n else 0.0, n_tokens=n,
+                          finish_reason=finish)
+
+    def sample(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
+        return self.sample_seeded(prompts, params, [derive_seed(params.seed, i) for i in range(len(prompts))])
+
+    def sample_seeded(self, prompts: Sequence[str], params: SamplingParams, seeds: Sequence[int]) -> list[list[Completion]]:
+        if len(seeds) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        stop = chat_stops(params.stop) if self.chat_template else tuple(params.stop)
+        jobs = [(i, j, self._prompt(p), derive_seed(s, j)) for i, (p, s) in enumerate(zip(prompts, seeds))
+                for j in range(params.n)]
+        out: list[list[Completion | None]] = [[None] * params.n for _ in prompts]
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            results = pool.map(lambda job: self._one(job[2], params, job[3], stop), jobs)
+            for (i, j, _, _), completion in zip(jobs, results):
+                out[i][j] = completion
+        return out  # type: ignore[return-value]
+
+
+def _kept_pieces(pieces: Sequence[str], n_chars: int) -> int:
+    """How many leading token pieces it takes to cover `n_chars` characters of the completion."""
+    covered = 0
+    for k, piece in enumerate(pieces):
+        if covered >= n_chars:
+            return k
+        covered += len(piece)
+    return len(pieces)

@@ -1,0 +1,74 @@
+"""Backend-independent text handling: stop sequences and chat prompts for instruct models.
+
+An instruct model asked to "complete this function" tends to answer in prose. We
+instead render its chat template with the user's request and pre-fill the assistant
+turn with an opening code fence and the function prompt itself, so the model's
+continuation is the function body; the closing fence then acts as one more stop.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+FENCE_OPEN = "```python\n"
+FENCE_CLOSE = "```"
+CHAT_INSTRUCTION = "Complete the following Python function. Answer with the code only.\n\n"
+
+
+def first_stop(text: str, stop: Iterable[str]) -> int:
+    """Index of the earliest stop sequence in `text`, or -1."""
+    hits = [i for s in stop if s and (i := text.find(s)) >= 0]
+    return min(hits) if hits else -1
+
+
+def truncate_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
+    """`text` cut before its first stop sequence, and whether a stop was found."""
+    cut = first_stop(text, stop)
+    return (text, False) if cut < 0 else (text[:cut], True)
+
+
+def kept_token_count(decode_prefix: Callable[[int], str], n_tokens: int, n_chars: int) -> int:
+    """The fewest leading tokens whose decoded text covers `n_chars` characters.
+
+    After cutting at a stop, the kept tokens are those up to and including the one
+    holding the last kept character; a token straddling the cut counts as kept.
+    Decoded length grows with the prefix, so a binary search needs O(log n) decodes.
+    """
+    if n_chars <= 0:
+        return 0
+    lo, hi = 1, n_tokens
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(decode_prefix(mid)) >= n_chars:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def chat_messages(prompt: str) -> list[dict[str, str]]:
+    """The user turn asking an instruct model to complete the function in `prompt`."""
+    return [{"role": "user", "content": f"{CHAT_INSTRUCTION}{FENCE_OPEN}{prompt}{FENCE_CLOSE}"}]
+
+
+def chat_prefill(prompt: str) -> str:
+    """What the assistant turn starts with: the code fence and the function prompt."""
+    return FENCE_OPEN + prompt
+
+
+def chat_stops(stop: Sequence[str]) -> tuple[str, ...]:
+    return tuple(stop) + (FENCE_CLOSE,) if FENCE_CLOSE not in stop else tuple(stop)
+
+
+def render_chat_template(template: str, messages: list[dict[str, str]], **special: str) -> str:
+    """Render a Jinja chat template (as found in tokenizer_config.json or GGUF metadata)
+    with a generation prompt, the way transformers' `apply_chat_template` does."""
+    from jinja2.exceptions import TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str):
+        raise TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env.globals["raise_exception"] = raise_exception
+    return env.from_string(template).render(messages=messages, add_generation_prompt=True, **special)
