@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import re
 import symtable
+import warnings
 from dataclasses import dataclass
 
 import libcst as cst
@@ -40,6 +41,13 @@ class SourceError(ValueError):
         self.detail = detail
 
 
+def _quiet(fn, *args):
+    """Parse without SyntaxWarnings (old solutions are full of `1if x` and `\\d` strings)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return fn(*args)
+
+
 def clean_source(src: str) -> str:
     """Unix line endings, no trailing blank lines, one final newline."""
     src = src.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
@@ -49,7 +57,7 @@ def clean_source(src: str) -> str:
 def python_version(src: str) -> str:
     """'py3', 'py2' (parses only as Python 2, or uses Python 2's builtins) or 'invalid'."""
     try:
-        tree = ast.parse(src)
+        tree = _quiet(ast.parse, src)
     except (SyntaxError, ValueError):
         return "py2" if any(p.search(src) for p in _PY2_SYNTAX) else "invalid"
     bound = set()
@@ -71,7 +79,7 @@ def parse(src: str) -> cst.Module:
     except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
         # libcst is stricter than CPython about tab/space mixes; CPython's own reading, re-spelt, is not
         try:
-            module = cst.parse_module(ast.unparse(ast.parse(src)) + "\n")
+            module = cst.parse_module(ast.unparse(_quiet(ast.parse, src)) + "\n")
         except (SyntaxError, cst.ParserSyntaxError, RecursionError, ValueError):
             lines = [line for line in str(exc).splitlines() if line.strip()]
             raise SourceError("syntax_error", lines[0] if lines else type(exc).__name__) from exc
@@ -215,8 +223,8 @@ def program_as_function(src: str, header: str) -> tuple[list[str], str]:
     """
     module = parse(src)
     try:
-        top = symtable.symtable(src, "<solution>", "exec")
-        declared_global = _top_level_globals(ast.parse(src))
+        top = _quiet(symtable.symtable, src, "<solution>", "exec")
+        declared_global = _top_level_globals(_quiet(ast.parse, src))
     except (SyntaxError, ValueError, RecursionError) as exc:
         raise SourceError("syntax_error", str(exc)) from exc
     bound = {
