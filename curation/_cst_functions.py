@@ -1,0 +1,237 @@
+"""Find every `def` in a module, in source order, in both the CST and the AST, and render its pieces.
+
+The CST gives the exact source of each piece (signature, docstring literal, body, decorators,
+asserts); the AST (CPython's C parser, cheap next to libcst's) gives the line span, the
+cleaned docstring and the scoping facts. Both walks visit statements only, never expressions,
+so they cost little next to the parse, and they meet every `def` in the same order.
+
+Rendering a node through a bare module with a 4-space default indent dedents it: libcst keeps
+indentation relative to the enclosing block, so a method renders as if it were top level.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+import libcst as cst
+
+RENDERER = cst.Module(body=[], default_indent="    ", default_newline="\n")
+_PASS_SUITE = cst.SimpleStatementSuite(
+    body=[cst.Pass()], leading_whitespace=cst.SimpleWhitespace(""), trailing_whitespace=cst.TrailingWhitespace()
+)
+_PASS_TAIL = "pass\n"
+_ASSERT_METHOD = re.compile(r"^(assert|fail)[A-Z_a-z]*$")
+
+
+def render(node: cst.CSTNode) -> str:
+    """Source of `node` alone, blocks re-indented to 4 spaces from column 0."""
+    return RENDERER.code_for_node(node)
+
+
+@dataclass
+class AstDef:
+    """One `def` as the AST walk meets it."""
+
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+    qualname: str
+    class_node: ast.ClassDef | None  # the class whose body holds it directly
+    top_index: int  # index of the module-level statement that contains it
+    parent_scope: ast.AST  # the Module, ClassDef or function whose scope evaluates its header
+
+
+# --- statement walks (AST and CST in the same order) ---------------------------------------
+
+
+def _ast_blocks(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
+    """The statement lists nested in a compound statement that is not a def or class, in source order."""
+    if isinstance(stmt, ast.If):
+        yield stmt.body
+        yield stmt.orelse
+    elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+        yield stmt.body
+        yield stmt.orelse
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        yield stmt.body
+    elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+        yield stmt.body
+        for handler in stmt.handlers:
+            yield handler.body
+        yield stmt.orelse
+        yield stmt.finalbody
+    elif isinstance(stmt, ast.Match):
+        for case in stmt.cases:
+            yield case.body
+
+
+def ast_defs(module: ast.Module) -> list[AstDef]:
+    """Every function definition, nested ones included, with its `__qualname__`."""
+    out: list[AstDef] = []
+
+    def walk(body: list[ast.stmt], prefix: str, class_node, scope, top: int | None) -> None:
+        for i, stmt in enumerate(body):
+            t = i if top is None else top
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                qual = prefix + stmt.name
+                out.append(AstDef(stmt, qual, class_node, t, scope))
+                walk(stmt.body, qual + ".<locals>.", None, stmt, t)
+            elif isinstance(stmt, ast.ClassDef):
+                walk(stmt.body, prefix + stmt.name + ".", stmt, stmt, t)
+            else:
+                for block in _ast_blocks(stmt):
+                    walk(block, prefix, class_node, scope, t)
+
+    walk(module.body, "", None, module, None)
+    return out
+
+
+def _cst_suite_statements(suite: cst.BaseSuite) -> list[cst.BaseStatement]:
+    return list(suite.body) if isinstance(suite, cst.IndentedBlock) else []
+
+
+def _cst_blocks(stmt: cst.BaseStatement) -> Iterator[cst.BaseSuite]:
+    if isinstance(stmt, cst.If):
+        yield stmt.body
+        orelse = stmt.orelse
+        while isinstance(orelse, cst.If):  # elif chains
+            yield orelse.body
+            orelse = orelse.orelse
+        if orelse is not None:
+            yield orelse.body
+    elif isinstance(stmt, (cst.For, cst.While)):
+        yield stmt.body
+        if stmt.orelse is not None:
+            yield stmt.orelse.body
+    elif isinstance(stmt, cst.With):
+        yield stmt.body
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        yield stmt.body
+        for handler in stmt.handlers:
+            yield handler.body
+        if stmt.orelse is not None:
+            yield stmt.orelse.body
+        if stmt.finalbody is not None:
+            yield stmt.finalbody.body
+    elif isinstance(stmt, cst.Match):
+        for case in stmt.cases:
+            yield case.body
+
+
+def cst_defs(module: cst.Module) -> list[cst.FunctionDef]:
+    """Every `FunctionDef` in source order (the order of `ast_defs`)."""
+    out: list[cst.FunctionDef] = []
+
+    def walk(statements) -> None:
+        for stmt in statements:
+            if isinstance(stmt, cst.FunctionDef):
+                out.append(stmt)
+                walk(_cst_suite_statements(stmt.body))
+            elif isinstance(stmt, cst.ClassDef):
+                walk(_cst_suite_statements(stmt.body))
+            elif not isinstance(stmt, cst.SimpleStatementLine):
+                for suite in _cst_blocks(stmt):
+                    walk(_cst_suite_statements(suite))
+
+    walk(module.body)
+    return out
+
+
+# --- pieces of one function ----------------------------------------------------------------
+
+
+def decorators(func: cst.FunctionDef) -> tuple[str, ...]:
+    return tuple(render(d.decorator) for d in func.decorators)
+
+
+def signature(func: cst.FunctionDef) -> str:
+    """`def name(params) -> ret:` (async kept), without decorators, comments before it or body."""
+    header = func.with_changes(decorators=(), leading_lines=(), lines_after_decorators=(), body=_PASS_SUITE)
+    return render(header)[: -len(_PASS_TAIL)]
+
+
+def _docstring_expr(func: cst.FunctionDef) -> cst.Expr:
+    body = func.body
+    first = body.body[0]
+    return first.body[0] if isinstance(body, cst.IndentedBlock) else first
+
+
+def docstring_raw(func: cst.FunctionDef) -> str:
+    """The docstring literal as written (quotes, prefixes, implicit concatenation, parentheses)."""
+    return render(_docstring_expr(func).value)
+
+
+def _strip_blank_lines(lines) -> list[cst.EmptyLine]:
+    """Leading lines from the first comment on (blank lines before it dropped)."""
+    lines = list(lines)
+    while lines and lines[0].comment is None:
+        lines.pop(0)
+    return lines
+
+
+def _strip_trailing_blank_lines(lines) -> list[cst.EmptyLine]:
+    lines = list(lines)
+    while lines and lines[-1].comment is None:
+        lines.pop()
+    return lines
+
+
+def body(func: cst.FunctionDef, has_docstring: bool) -> str:
+    """The body without the docstring, as a top-level function body (4-space indent); "" if nothing is left."""
+    suite = func.body
+    if isinstance(suite, cst.SimpleStatementSuite):
+        small = list(suite.body[1:] if has_docstring else suite.body)
+        if not small:
+            return ""
+        block = cst.IndentedBlock(
+            body=[cst.SimpleStatementLine(body=small, trailing_whitespace=suite.trailing_whitespace)],
+            header=cst.TrailingWhitespace(),
+        )
+        return render(block)[1:]
+    statements = list(suite.body)
+    if has_docstring:
+        first = statements[0]
+        rest = list(first.body[1:])  # `"""doc"""; x = 1` keeps `x = 1`
+        if rest:
+            statements[0] = first.with_changes(body=rest, leading_lines=())
+        else:
+            statements.pop(0)
+    if not statements:
+        return ""
+    statements[0] = statements[0].with_changes(leading_lines=_strip_blank_lines(statements[0].leading_lines))
+    block = suite.with_changes(
+        body=statements, header=cst.TrailingWhitespace(), indent=None, footer=_strip_trailing_blank_lines(suite.footer)
+    )
+    return render(block)[1:]
+
+
+# --- test functions ------------------------------------------------------------------------
+
+
+class _AssertCollector(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def visit_Assert(self, node: cst.Assert) -> bool:
+        self.found.append(render(node.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)))
+        return False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        func = node.func
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value == "self"
+            and _ASSERT_METHOD.match(func.attr.value)
+        ):
+            self.found.append(render(node))
+            return False
+        return True
+
+
+def asserts(func: cst.FunctionDef) -> tuple[str, ...]:
+    """Source of each `assert` statement and `self.assert*(...)`/`self.fail*(...)` call in the body."""
+    collector = _AssertCollector()
+    func.body.visit(collector)
+    return tuple(collector.found)
