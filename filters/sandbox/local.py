@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 _NAMESPACE_PREFIXES = (
     ("pid+net", ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--kill-child"]),
     ("user+pid+net", ["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--mount-proc", "--kill-child"]),
-    ("user+net", ["unshare", "--user", "--map-root-user", "--net"]),
+    ("user+mount+net", ["unshare", "--user", "--map-root-user", "--mount", "--net"]),
 )
 
 
@@ -83,6 +83,7 @@ class LocalSandbox(PoolSandbox):
             raise SandboxUnavailable("drop_privileges needs root")
         self.pid_namespace = "pid" in self.isolation
         self.net_namespace = "net" in self.isolation
+        self.mount_namespace = self.pid_namespace or "mount" in self.isolation  # --mount-proc implies --mount
         log.warning(
             "local sandbox is weaker than docker: programs see the host filesystem%s; namespaces: %s",
             "" if self.drop_uid is None else f" as uid {self.drop_uid}", self.isolation,
@@ -100,6 +101,8 @@ class LocalSandbox(PoolSandbox):
             cmd += ["--drop-uid", str(self.drop_uid)]
         if not self.pid_namespace:
             cmd += ["--nproc", str(settings.PIDS_LIMIT * 8)]
+        if self.mount_namespace:
+            cmd += ["--private-tmp-mb", str(settings.TMPFS_MB)]
         errlog = tempfile.TemporaryFile()
         try:
             proc = subprocess.Popen(cmd, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=_WORKER_ENV,

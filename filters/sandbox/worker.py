@@ -176,6 +176,7 @@ class Worker:
                 pass
         self.cleanup()
         send_msg(self.sock, {"ready": True, "pid": os.getpid(), "pid1": self.pid1, "uid": os.getuid(),
+                             "private_tmp": bool(self.cfg.get("private_tmp")),
                              "python": sys.version.split()[0]})
         while True:
             req = recv_msg(self.sock)
@@ -423,6 +424,20 @@ def _make_writable(path):
                 pass
 
 
+def _mount_private_tmp(size_mb):
+    """Mount tmpfs over the world-writable places (needs a private mount namespace); True if all mounted."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    opts = ("size=%dm,mode=1777" % size_mb).encode()
+    ok = True
+    for target in (b"/tmp", b"/var/tmp", b"/dev/shm"):
+        if os.path.isdir(target) and libc.mount(b"tmpfs", target, b"tmpfs", 2 | 4, opts) != 0:  # MS_NOSUID|MS_NODEV
+            ok = False
+    return ok
+
+
 def main(argv):
     import argparse
 
@@ -435,7 +450,13 @@ def main(argv):
     ap.add_argument("--file-mb", type=int, default=16)
     ap.add_argument("--nofile", type=int, default=256)
     ap.add_argument("--nproc", type=int, default=0)
+    ap.add_argument("--private-tmp-mb", type=int, default=0,
+                    help="in a private mount namespace: mount fresh tmpfs on /tmp, /var/tmp, /dev/shm and work there")
     args = ap.parse_args(argv)
+    private_tmp = bool(args.private_tmp_mb) and _mount_private_tmp(args.private_tmp_mb)
+    if private_tmp:
+        args.scratch = "/tmp/sbx"
+        args.wipe = sorted(set(args.wipe) | {"/tmp", "/var/tmp", "/dev/shm"})
     if args.fd is not None:
         sock = socket.socket(fileno=args.fd)
     else:
@@ -450,7 +471,7 @@ def main(argv):
                 time.sleep(0.05)
     os.makedirs(args.scratch, exist_ok=True)
     cfg = {"scratch": args.scratch, "wipe": args.wipe, "drop_uid": args.drop_uid, "file_mb": args.file_mb,
-           "nofile": args.nofile, "nproc": args.nproc}
+           "nofile": args.nofile, "nproc": args.nproc, "private_tmp": private_tmp}
     Worker(sock, cfg).serve()
 
 
