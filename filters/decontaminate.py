@@ -1,18 +1,20 @@
 """Decontamination: drop collected problems that overlap HumanEval or MBPP.
 
 Primary rule (GPT-3, Brown et al. 2020, appendix C): a problem is contaminated when it
-shares any n-gram (default 13) of normalised word tokens with a benchmark item. Text is
-lowercased and split at every non-alphanumeric character, so punctuation, quotes and
-indentation do not matter. Both sides are split into a natural-language part (the
-docstrings) and a code part (the code with its docstrings removed) and each part is
-n-grammed on its own, so a renamed or reworded docstring cannot hide a copied body and a
-docstring moved between signature and body cannot hide either. N-grams that occur in
-more than `max_ngram_items` benchmark items are ignored as boilerplate.
+shares an n-gram of normalised word tokens with a benchmark item. Text is lowercased and
+split at every non-alphanumeric character, so punctuation, quotes and indentation do not
+matter. Both sides are split into a natural-language part (the docstrings, n=13 words as
+in GPT-3) and a code part (the code without docstrings, n=20 tokens by default: 13 code
+tokens are one line, and one-line idioms such as two nested `for i in range(n)` loops
+matched unrelated APPS problems). The names of the functions the code defines become
+`fn` on both sides, since renaming is the cheapest disguise. A part shorter than its n
+(but at least `min_part_tokens` long) counts whole, as GPT-3 did for short examples.
+N-grams found in more than `max_ngram_items` benchmark items are ignored as boilerplate.
 
-Secondary rule: short benchmark items (a one-line body and a few sentences) can be
-reworded so that no 13-gram survives. A MinHash (datasketch) of each item's token
-trigrams is indexed in an LSH, and a collected problem whose estimated Jaccard
-similarity to a benchmark item reaches `similarity_threshold` is contaminated too.
+Secondary rule: a short item with a reworded statement can keep no n-gram at all. A
+MinHash (datasketch) of each item's word unigrams and bigrams is indexed in an LSH, and
+a problem whose estimated Jaccard similarity to a benchmark item reaches
+`similarity_threshold` is contaminated too.
 
 MBPP's own train split (task_ids 601-974) is meant for training, so by default only
 task_ids 1-600 (few-shot prompts, test and validation) are indexed: a set collected from
@@ -159,7 +161,7 @@ class BenchmarkIndex:
         self,
         items: Sequence[BenchmarkItem],
         n: int = 13,
-        code_n: int | None = None,
+        code_n: int | None = 20,
         max_ngram_items: int = 10,
         similarity_threshold: float | None = 0.5,
         num_perm: int = 128,
@@ -189,7 +191,7 @@ class BenchmarkIndex:
         self.num_perm = num_perm
         self._lsh = None
         self._hashes: dict[str, object] = {}
-        if similarity_threshold is not None:
+        if similarity_threshold:
             ds = require("datasketch")
             self._lsh = ds.MinHashLSH(threshold=similarity_threshold, num_perm=num_perm)
             for it in items:
