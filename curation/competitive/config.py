@@ -23,6 +23,7 @@ class CompetitiveConfig:
     sandbox: Optional[str] = None  # backend name for filters.sandbox.get_sandbox (None: its default)
 
     def __post_init__(self) -> None:
+        self.timeout = float(self.timeout)  # 10 and 10.0 are the same setting (and fingerprint)
         if self.schema is not None and self.schema not in SCHEMAS:
             raise ValueError(f"unknown schema {self.schema!r}; expected one of {', '.join(SCHEMAS)}")
         for name in ("max_tests", "max_test_chars", "max_solutions_tried", "shard_size", "workers"):

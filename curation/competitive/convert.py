@@ -7,8 +7,10 @@
 - stdin/stdout: the program becomes the body of `solve(stdin: str) -> str`, and the
   `stdio_program` decorator in the context feeds it `stdin` and returns what it printed.
 
-Generated asserts compare with `same`, which demands the expected builtin type, so an
-object that claims equality with everything cannot pass.
+Generated asserts (call-based sets) use the sandbox package's `assert_equal`: same type,
+same value. MBPP's own `assert x == y` lines become `assert same(x, y)`, which also demands
+builtin types (so an object claiming equality with everything cannot pass) but, like the
+original `==`, lets int and float compare by value and Counter equal a dict.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import libcst as cst
 
 from codexsd.record import Problem
+from filters.sandbox import strict_equal_source
 from curation.competitive import pysource
 from curation.competitive.pysource import INDENT, SourceError
 
@@ -59,7 +62,7 @@ def stdio_program(program):
     return run
 '''
 
-# Source of the strict comparison used by generated asserts (nested inside check()).
+# Source of the comparison MBPP's rewritten asserts use (nested inside check()).
 SAME_SOURCE = '''def same(got, expected):
     """Equal in value and in builtin type (int and float compare by value)."""
     numbers = (int, float)
@@ -153,8 +156,8 @@ def build_problem(task: dict[str, Any], solution: str, variant: str = "") -> Pro
             if variant == "unwrapped":
                 expected = expected[0]
             args = args if isinstance(args, list) else [args]
-            lines.append(f"assert same(fn({', '.join(py_literal(a) for a in args)}), {py_literal(expected)})")
-        test = _check([SAME_SOURCE], lines)
+            lines.append(f"assert_equal(fn({', '.join(py_literal(a) for a in args)}), {py_literal(expected)})")
+        test = _check([], lines, strict_equal_source())
     elif kind == "function":
         context, signature, body, entry, doc_indent = _function_parts(task, solution)
         test = _check([SAME_SOURCE], _mbpp_asserts(task["asserts"], entry), task.get("setup", ""))
@@ -226,7 +229,7 @@ def mbpp_entry_point(asserts: list[str], module: cst.Module) -> str:
     defined = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef)}
     for line in asserts:
         try:
-            tree = ast.parse(line)
+            tree = pysource.quiet_parse(line)
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -268,7 +271,7 @@ def _mbpp_asserts(asserts: list[str], entry: str) -> list[str]:
     lines: list[str] = []
     for text in asserts:
         try:
-            tree = ast.parse(text)
+            tree = pysource.quiet_parse(text)
         except SyntaxError as exc:
             raise SourceError("malformed_tests", f"a test does not parse: {text[:120]!r} ({exc.msg})") from exc
         tree = ast.fix_missing_locations(_StrictAsserts(entry).visit(tree))

@@ -45,7 +45,12 @@ def _quiet(fn, *args):
     """Parse without SyntaxWarnings (old solutions are full of `1if x` and `\\d` strings)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         return fn(*args)
+
+
+def quiet_parse(src: str) -> ast.Module:
+    return _quiet(ast.parse, src)
 
 
 def clean_source(src: str) -> str:
