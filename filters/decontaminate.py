@@ -193,7 +193,7 @@ class BenchmarkIndex:
         self._hashes: dict[str, object] = {}
         if similarity_threshold:
             ds = require("datasketch")
-            self._lsh = ds.MinHashLSH(threshold=similarity_threshold, num_perm=num_perm)
+            self._lsh = ds.MinHashLSH(threshold=min(similarity_threshold, 0.9), num_perm=num_perm)  # proposes; the estimate decides
             for it in items:
                 mh = self._minhash(it.text, it.code)
                 if mh is not None:

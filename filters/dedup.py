@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 STAGE = "dedup"
 KNOWN_BENCHMARKS = ("humaneval", "mbpp")
+LSH_MAX_THRESHOLD = 0.9
 
 
 @dataclass
@@ -55,8 +56,8 @@ class DedupConfig:
     def validate(self) -> None:
         if not 0 < self.threshold <= 1:
             raise ConfigError(f"dedup threshold must be in (0, 1], got {self.threshold}")
-        if not 0 <= self.similarity <= 1:
-            raise ConfigError(f"dedup similarity must be in [0, 1], got {self.similarity}")
+        if not 0 <= self.similarity < 1:
+            raise ConfigError(f"dedup similarity must be in [0, 1), got {self.similarity}")
         if self.ngram < 1 or self.code_ngram < 1 or self.shingle < 1:
             raise ConfigError("ngram, code_ngram and shingle must be >= 1")
         unknown = sorted(set(self.benchmarks) - set(KNOWN_BENCHMARKS))
@@ -105,7 +106,8 @@ class Deduplicator:
         ds = require("datasketch")
         self.cfg = cfg
         self._ds = ds
-        self._lsh = ds.MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
+        # LSH only proposes candidates (datasketch needs >= 2 bands); the estimate decides
+        self._lsh = ds.MinHashLSH(threshold=min(cfg.threshold, LSH_MAX_THRESHOLD), num_perm=cfg.num_perm)
         self._exact: dict[str, str] = {}
         self._hashes: dict[str, Any] = {}
 
