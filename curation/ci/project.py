@@ -209,7 +209,7 @@ def _travis_commands(src: Path) -> list[str]:
     return [script] if isinstance(script, str) else [s for s in script if isinstance(s, str)]
 
 
-def test_argv(command: str) -> list[str] | None:
+def command_argv(command: str) -> list[str] | None:
     """`python` arguments for a pytest/unittest command line, or None when it is neither."""
     tokens = [t for t in shlex.split(command) if "{posargs" not in t]
     tokens = [t.replace("{toxinidir}/", "").replace("{toxinidir}", ".") for t in tokens]
@@ -242,14 +242,14 @@ def test_argv(command: str) -> list[str] | None:
 def find_test_command(src: Path, override: str = "") -> tuple[list[str], str]:
     """(python arguments, where they came from)."""
     if override:
-        argv = test_argv(override)
+        argv = command_argv(override)
         if argv is None:
             raise ProjectError("unsupported_test_command", f"{override!r}: give a pytest or `python -m unittest` command")
         return argv, "--test-command"
     tox_commands, _ = _tox_section(src)
     for source, commands in (("tox", tox_commands), (".travis.yml", _travis_commands(src))):
         for command in commands:
-            argv = test_argv(command)
+            argv = command_argv(command)
             if argv is not None:
                 return argv, source
     return ["-m", "pytest"], "default (pytest)"
@@ -271,7 +271,9 @@ def _python_files(src: Path) -> list[Path]:
 
 
 def split_jobs(src: Path, argv: list[str]) -> list[TraceJob]:
-    """One job per test file for pytest (so each file has its own time budget); else the command."""
+    """One job per test file (so each has its own time budget) for pytest and unittest discovery."""
+    if argv[:2] == ["-m", "unittest"]:
+        return _split_unittest(src, argv)
     if argv[:2] != ["-m", "pytest"]:
         return [TraceJob(" ".join(argv), tuple(argv))]
     paths = [a for a in argv[2:] if not a.startswith("-") and (src / a.split("::")[0]).exists()]
@@ -283,6 +285,30 @@ def split_jobs(src: Path, argv: list[str]) -> list[TraceJob]:
     if not files:
         return [TraceJob(" ".join(argv), tuple(base + paths))]
     return [TraceJob(f, tuple(base + [f])) for f in files]
+
+
+def _split_unittest(src: Path, argv: list[str]) -> list[TraceJob]:
+    rest = argv[2:]
+    if rest[:1] not in ([], ["discover"]):
+        return [TraceJob(" ".join(argv), tuple(argv))]  # named test modules: run as given
+    opts = {"-s": ".", "-p": "test*.py", "-t": None}
+    args = rest[1:]
+    positional = [a for a in args if not a.startswith("-")]
+    for flag, value in zip(args, args[1:]):
+        if flag in opts or flag in ("--start-directory", "--pattern", "--top-level-directory"):
+            key = {"--start-directory": "-s", "--pattern": "-p", "--top-level-directory": "-t"}.get(flag, flag)
+            opts[key] = value
+    if not any(a.startswith("-") for a in args):  # positional form: discover [start [pattern [top]]]
+        for key, value in zip(("-s", "-p", "-t"), positional):
+            opts[key] = value
+    start = src / opts["-s"]
+    files = sorted(p for p in start.rglob(opts["-p"]) if p.is_file() and p.suffix == ".py"
+                   and not any(part in SKIP_DIRS for part in p.relative_to(src).parts[:-1]))
+    if not files:
+        return [TraceJob(" ".join(argv), tuple(argv))]
+    top = ["-t", opts["-t"]] if opts["-t"] else []
+    return [TraceJob(str(f.relative_to(src)), ("-m", "unittest", "discover", "-s", str(f.parent.relative_to(src)),
+                                             "-p", f.name, *top)) for f in files]
 
 
 # -- environment ------------------------------------------------------------------------------

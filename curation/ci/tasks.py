@@ -152,6 +152,18 @@ def _pre_reject(item: dict[str, Any], config: CIConfig) -> Reject | None:
     return None
 
 
+def traced_definition(result, qualname: str, firstlineno: int):
+    """The definition the tracer saw: same qualname, and its `def` (or first decorator) at `firstlineno`."""
+    best = None
+    for info in result.functions:
+        if info.qualname != qualname:
+            continue
+        gap = info.start_line - firstlineno  # co_firstlineno is the first decorator's line
+        if 0 <= gap <= 2 * len(info.decorators) + 20 and (best is None or gap < best[0]):
+            best = (gap, info)
+    return best[1] if best else None
+
+
 class TaskBuilder:
     """The stage function: traced-function items in, validated Problems or Rejects out."""
 
@@ -180,12 +192,12 @@ class TaskBuilder:
                     parsed[path] = extract.ExtractError("unreadable", str(exc))
             source = parsed[path]
             if isinstance(source, Exception):
-                results.append(Reject(item["id"], STAGE, "extract_error", f"{getattr(source, 'reason', '')}: {source}"))
+                results.append(Reject(item["id"], STAGE, "extract_error", str(source)))
                 continue
-            try:
-                info = extract.find_function(source, item["qualname"])
-            except (LookupError, extract.ExtractError) as exc:
-                results.append(Reject(item["id"], STAGE, "not_extracted", str(exc)))
+            info = traced_definition(source, item["qualname"], item["firstlineno"])
+            if info is None:
+                results.append(Reject(item["id"], STAGE, "not_extracted",
+                                      f"no definition of {item['qualname']} at line {item['firstlineno']} of {path}"))
                 continue
             results.append(build_problem(item, info, self.config))
 
