@@ -92,7 +92,7 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> int:
     """Write rows atomically (temp file + rename); returns the row count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the suffix (.gz)
     n = 0
     with _open(tmp, "w") as fh:
         for row in rows:
@@ -117,7 +117,7 @@ def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> int:
         import pyarrow.parquet as pq
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
         pq.write_table(problems_to_arrow(problems), tmp)
         os.replace(tmp, path)
         return len(problems)
