@@ -185,6 +185,8 @@ def _as_completed(futures):
 
 
 def _remove_stale_shards(out: Path, n_shards: int) -> None:
+    for leftover in out.glob(".tmp-*"):  # half-written files of a killed run
+        leftover.unlink()
     for pattern in ("data-*.jsonl", "rejects-*.jsonl", ".done-*.json"):
         for path in out.glob(pattern):
             try:
