@@ -184,7 +184,7 @@ class ModuleScope:
         if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
             return self.source(index)
         aliases = [a for a in stmt.names if (a.asname or a.name.split(".")[0]) in names]
-        if len(aliases) == len(stmt.names):
+        if not aliases or len(aliases) == len(stmt.names):
             return self.source(index)
         if isinstance(stmt, ast.Import):
             return ast.unparse(ast.Import(names=aliases))
@@ -224,7 +224,7 @@ class ModuleScope:
             for index in self.future_imports:
                 wanted.setdefault(index, {a.asname or a.name for a in self.statements[index].names})
         imports, helpers, context = [], [], ""
-        previous_is_block = False
+        previous_is_block = first_is_block = False
         for index in sorted(wanted):
             if self.is_import(index):
                 imports.append(self.import_source(index, wanted[index]))
@@ -233,11 +233,13 @@ class ModuleScope:
             is_block = not isinstance(self._cst_statements[index], cst.BaseSmallStatement)
             if context:  # PEP 8 spacing: two blank lines around defs and classes
                 context += "\n\n\n" if is_block or previous_is_block else "\n"
+            else:
+                first_is_block = is_block
             context += self.source(index)
             previous_is_block = is_block
         if imports:
             head = "\n".join(imports)
-            context = head + ("\n\n\n" if previous_is_block else "\n\n") + context if context else head
+            context = head + ("\n\n\n" if first_is_block else "\n\n") + context if context else head
         return tuple(imports), tuple(helpers), context + "\n" if context else ""
 
 

@@ -101,7 +101,7 @@ class ExtractError(Exception):
 
 REJECT_REASONS = (
     "empty", "binary", "not_utf8", "too_large", "python2", "syntax_error", "too_deep", "unsupported_syntax", "unreadable",
-    "internal_error",
+    "internal_error", "crashed",
 )  # fmt: skip
 
 
@@ -302,3 +302,12 @@ def _imports_pytest(tree: ast.Module) -> bool:
         if isinstance(stmt, ast.ImportFrom) and (stmt.module or "").split(".")[0] == "pytest":
             return True
     return False
+
+
+# the batch runner builds on the names above
+from curation._cst_batch import extract_many, iter_python_files  # noqa: E402
+
+__all__ = [
+    "ExtractError", "ExtractResult", "FunctionInfo", "TestCaseInfo", "REJECT_REASONS", "MAX_SOURCE_BYTES",
+    "decode_source", "extract_source", "extract_file", "find_function", "extract_many", "iter_python_files",
+]  # fmt: skip
