@@ -56,10 +56,10 @@ def load_tasks(source: str, config: CompetitiveConfig) -> list[dict[str, Any]]:
 def _guess_split(path: Path, config: CompetitiveConfig) -> str:
     if config.split:
         return config.split
-    m = re.search(r"(train|test|valid(?:ation)?)", path.name.lower())
-    if not m:
-        return "train"
-    return "valid" if m.group(1).startswith("valid") else m.group(1)
+    for token in re.split(r"[^a-z]+", path.name.lower()):  # "code_contests_valid.parquet" -> valid
+        if token in ("train", "test", "valid", "validation"):
+            return "valid" if token.startswith("valid") else token
+    return "train"
 
 
 def _local_rows(path: Path) -> Iterator[tuple[Any, str]]:

@@ -103,6 +103,7 @@ def clean_statement(text: str) -> str:
     if _TAGS.search(text) or re.search(r"&(?:lt|gt|amp|quot|nbsp|#\d+);", text):
         text = re.sub(r"<br\s*/?>", "\n", text, flags=re.I)
         text = re.sub(r"</?li\b[^>]*>", lambda m: "" if m.group(0).startswith("</") else "- ", text, flags=re.I)
+        text = re.sub(r"</?(?:p|div|pre|h\d|ul|ol|table|tr|blockquote)\b[^>]*>", "\n", text, flags=re.I)
         text = re.sub(r"<sup>", "^", text, flags=re.I)
         text = _TAGS.sub("", re.sub(r"</?sup>", "", text, flags=re.I))
         text = html.unescape(text).replace("\xa0", " ")
