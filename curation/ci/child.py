@@ -98,7 +98,7 @@ def param_spec(code) -> list[list[str]]:
 
 
 class _Function:
-    __slots__ = ("module", "qualname", "filename", "firstlineno", "params", "names", "calls", "drops", "full")
+    __slots__ = ("module", "qualname", "filename", "firstlineno", "params", "names", "calls", "drops", "full", "misses")
 
     def __init__(self, module, code):
         self.module = module
@@ -110,6 +110,7 @@ class _Function:
         self.calls: dict[str, str] = {}
         self.drops: dict[str, int] = {}
         self.full = False
+        self.misses = 0  # calls seen since the last one kept
 
     def drop(self, reason: str) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
@@ -125,8 +126,9 @@ class _Function:
 class Tracer:
     """Records plain-data calls into functions whose file `wanted(filename)` accepts."""
 
-    def __init__(self, wanted, max_calls: int = 20, max_chars: int = 400, skip_files=()):
+    def __init__(self, wanted, max_calls: int = 20, max_chars: int = 400, skip_files=(), max_misses: int = 500):
         self.wanted = wanted
+        self.max_misses = max_misses
         self.max_calls = max_calls
         self.max_chars = max_chars
         self.skip_files = set(skip_files)
@@ -166,19 +168,23 @@ class Tracer:
         try:
             values = [local[n] for n in fn.names]
         except KeyError:
-            fn.drop("args_unreadable")
-            return True
+            return self._miss(fn, "args_unreadable")
         if plain_size(values) < 0:
-            fn.drop("args_not_plain")
-            return True
-        key = literal(values, self.max_chars)
-        if key is None:
-            fn.drop("args_not_literal")
-            return True
+            return self._miss(fn, "args_not_plain")
+        key = repr(values)
+        if len(key) > self.max_chars:
+            return self._miss(fn, "args_too_long")
         if key in fn.calls:
-            fn.drop("duplicate")
-            return True
+            return self._miss(fn, "duplicate")
         self.pending[id(frame)] = (frame, fn, values, key)
+        return True
+
+    def _miss(self, fn: _Function, reason: str) -> bool:
+        fn.drop(reason)
+        fn.misses += 1
+        if fn.misses >= self.max_misses:  # this function keeps giving nothing new: stop paying for it
+            fn.full = True
+            fn.drop("gave_up")
         return True
 
     def on_return(self, frame, value, raised: bool) -> None:
@@ -187,17 +193,20 @@ class Tracer:
             return
         _, fn, values, key = entry
         if raised:
-            fn.drop("raised")
+            self._miss(fn, "raised")
         elif repr(values) != key:
-            fn.drop("mutates_args")
+            self._miss(fn, "mutates_args")
         elif plain_size(value) < 0:
-            fn.drop("result_not_plain")
-        else:
+            self._miss(fn, "result_not_plain")
+        elif key not in fn.calls:
             result = literal(value, self.max_chars)
             if result is None:
-                fn.drop("result_not_literal")
-            elif key not in fn.calls:
+                self._miss(fn, "result_not_literal")
+            elif literal(values, self.max_chars) != key:
+                self._miss(fn, "args_not_literal")
+            else:
                 fn.calls[key] = result
+                fn.misses = 0
                 if len(fn.calls) >= self.max_calls:
                     fn.full = True
 
