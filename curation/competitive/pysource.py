@@ -7,8 +7,10 @@ with a reject reason); nothing runs the code.
 from __future__ import annotations
 
 import ast
+import io
 import re
 import symtable
+import tokenize
 import warnings
 from dataclasses import dataclass
 
@@ -88,7 +90,25 @@ def parse(src: str) -> cst.Module:
         except (SyntaxError, cst.ParserSyntaxError, RecursionError, ValueError):
             lines = [line for line in str(exc).splitlines() if line.strip()]
             raise SourceError("syntax_error", lines[0] if lines else type(exc).__name__) from exc
+    if module.default_indent == INDENT and _indents_by_four(src):
+        return module  # already four spaces everywhere: skip the (slow) tree rewrite
     return module.visit(_Reindent()).with_changes(default_indent=INDENT)
+
+
+def _indents_by_four(src: str) -> bool:
+    """Every block is indented four spaces deeper than its parent (no tabs)."""
+    stack = [""]
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+            if tok.type == tokenize.INDENT:
+                if tok.string != stack[-1] + INDENT:
+                    return False
+                stack.append(tok.string)
+            elif tok.type == tokenize.DEDENT:
+                stack.pop()
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return False
+    return True
 
 
 class _Reindent(cst.CSTTransformer):
@@ -252,7 +272,9 @@ def program_as_function(src: str, header: str) -> tuple[list[str], str]:
             statements.append(stmt)
     if not statements:
         raise SourceError("empty_solution", "the program has no statements")
-    body_module = cst.Module(body=statements, default_indent=INDENT).visit(_GlobalToNonlocal(bound))
+    body_module = cst.Module(body=statements, default_indent=INDENT)
+    if re.search(r"\bglobal\b", src):
+        body_module = body_module.visit(_GlobalToNonlocal(bound))
     func = cst.parse_statement(f"{header}\n{INDENT}pass\n")
     func = func.with_changes(body=func.body.with_changes(body=list(body_module.body)))
     text = render(func)

@@ -158,13 +158,14 @@ def select_solutions(solutions: list[Any], config: CompetitiveConfig, python2: i
     kept: list[str] = []
     invalid = 0
     for sol in solutions:
+        if len(kept) >= config.max_solutions_tried:
+            break  # enough to try; the rest are not read (their counts below cover those read)
         if not isinstance(sol, str) or not sol.strip():
             invalid += 1
             continue
         version = python_version(clean_source(sol))
         if version == "py3":
-            if len(kept) < config.max_solutions_tried:
-                kept.append(clean_source(sol))
+            kept.append(clean_source(sol))
         elif version == "py2":
             python2 += 1
         else:
