@@ -5,11 +5,11 @@ from __future__ import annotations
 from train_d.config import DConfig
 
 
-def train(config: DConfig):
+def train(config: DConfig, **kwargs):
     """Run the SFT engine with D's settings; returns codexsd.training.trainer.TrainResult."""
     from codexsd.training.trainer import train as run
 
-    return run(config)
+    return run(config, **kwargs)
 
 
 __all__ = ["DConfig", "train"]

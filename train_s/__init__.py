@@ -5,11 +5,11 @@ from __future__ import annotations
 from train_s.config import SConfig
 
 
-def train(config: SConfig):
+def train(config: SConfig, **kwargs):
     """Run the SFT engine with S's settings; returns codexsd.training.trainer.TrainResult."""
     from codexsd.training.trainer import train as run
 
-    return run(config)
+    return run(config, **kwargs)
 
 
 __all__ = ["SConfig", "train"]

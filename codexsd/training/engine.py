@@ -11,8 +11,8 @@ Two ways to batch:
 - packing: examples concatenated into rows of `pack_length` tokens. Position ids restart
   at 0 for every example; transformers (>= 4.53, sdpa/eager/flash attention) reads those
   restarts as document boundaries and builds a block-diagonal causal mask when no
-  attention_mask is passed, so packed examples do not attend to one another
-  (tests/test_train_engine.py checks the logits against unpacked examples).
+  attention_mask and no KV cache is passed, so packed examples do not attend to one
+  another (tests/test_train_engine.py checks the logits against unpacked examples).
 """
 
 from __future__ import annotations
@@ -156,6 +156,8 @@ class PackedCollator:
             "input_ids": torch.tensor(ids, dtype=torch.long),
             "labels": torch.tensor(labels, dtype=torch.long),
             "position_ids": torch.tensor(pos, dtype=torch.long),
+            # a KV cache turns the packed-sequence detection off, so a batch must not build one
+            "use_cache": False,
         }
 
 

@@ -52,16 +52,26 @@ def _rows(config: TrainConfig, split: str, limit: int, seed: int) -> list[dict[s
     return rows
 
 
-def _dataset(examples, config: TrainConfig):
-    datasets = require("datasets")
+class RowDataset:
+    """Tokenised rows in memory (a map-style dataset for Trainer's DataLoader)."""
+
+    def __init__(self, rows: list[dict[str, list[int]]]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        return self.rows[i]
+
+
+def _dataset(examples, config: TrainConfig) -> RowDataset:
     if config.padding == "pack":
-        rows = pack_examples(examples, config.pack_length or config.max_length)
-    else:
-        rows = [{"input_ids": e.input_ids, "labels": e.labels} for e in examples]
-    return datasets.Dataset.from_list(rows)
+        return RowDataset(pack_examples(examples, config.pack_length or config.max_length))
+    return RowDataset([{"input_ids": e.input_ids, "labels": e.labels} for e in examples])
 
 
-def build_trainer(config: TrainConfig, model=None, tokenizer=None):
+def build_trainer(config: TrainConfig, model=None, tokenizer=None, callbacks=()):
     """(Trainer, data stats); model/tokenizer default to the config's base model spec."""
     transformers = require("transformers")
     from codexsd.training.base_model import load_for_training
@@ -85,7 +95,12 @@ def build_trainer(config: TrainConfig, model=None, tokenizer=None):
     collator_cls = PackedCollator if config.padding == "pack" else LeftPadCollator
     has_eval = bool(eval_ex)
     per_epoch = "steps" if config.eval_every_steps else "epoch"
+    # transformers 5 takes the warm-up share as a float warmup_steps; 4.x calls it warmup_ratio
+    import inspect
+
+    warmup_key = "warmup_ratio" if "warmup_ratio" in inspect.signature(transformers.TrainingArguments).parameters else "warmup_steps"
     args = transformers.TrainingArguments(
+        **{warmup_key: config.warmup_ratio},
         output_dir=config.output_dir,
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
@@ -94,7 +109,6 @@ def build_trainer(config: TrainConfig, model=None, tokenizer=None):
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
-        warmup_ratio=config.warmup_ratio,
         lr_scheduler_type=config.lr_scheduler,
         max_grad_norm=config.max_grad_norm,
         eval_strategy=per_epoch if has_eval else "no",
@@ -116,7 +130,7 @@ def build_trainer(config: TrainConfig, model=None, tokenizer=None):
         report_to=[] if config.report_to == "none" else [config.report_to],
         disable_tqdm=False,
     )
-    callbacks = []
+    callbacks = list(callbacks)
     if has_eval and config.early_stopping_patience > 0:
         callbacks.append(
             transformers.EarlyStoppingCallback(
@@ -137,12 +151,15 @@ def build_trainer(config: TrainConfig, model=None, tokenizer=None):
     return trainer, stats
 
 
-def train(config: TrainConfig, model=None, tokenizer=None) -> TrainResult:
-    """Train, keep the best checkpoint (by eval loss), and save a loadable model folder in output_dir."""
+def train(config: TrainConfig, model=None, tokenizer=None, callbacks=()) -> TrainResult:
+    """Train, keep the best checkpoint (by eval loss), and save a loadable model folder in output_dir.
+
+    `callbacks` are extra transformers TrainerCallbacks.
+    """
     transformers = require("transformers")
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    trainer, stats = build_trainer(config, model, tokenizer)
+    trainer, stats = build_trainer(config, model, tokenizer, callbacks)
     last = transformers.trainer_utils.get_last_checkpoint(str(out)) if config.resume else None
     if last:
         log.info("resuming from %s", last)

@@ -1,0 +1,127 @@
+"""Train tiny random models as Codex-S and Codex-D: checkpoints, resume after an interruption,
+early stopping, and model folders that transformers and the sampling layer load."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+import train_d  # noqa: E402
+import train_s  # noqa: E402
+from codexsd.evaluation.prompts import docstring_last_pair, split_prompt  # noqa: E402
+from codexsd.record import read_problems  # noqa: E402
+from tiny_models import build_tiny_causal_lm  # noqa: E402
+
+
+def _write_split(folder, name, rows):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.fixture(scope="module")
+def data(shared_data, tmp_path_factory):
+    """standard/ and docstring_last/ folders in the format helper's row shape, built from HumanEval."""
+    root = tmp_path_factory.mktemp("data")
+    problems = read_problems(shared_data / "humaneval" / "HumanEval.jsonl.gz")[:40]
+    s_rows, d_rows = [], []
+    for p in problems:
+        s_rows.append({"task_id": p.task_id, "prompt": p.prompt, "target": p.canonical_solution, "source": "humaneval"})
+        prompt, target = docstring_last_pair(split_prompt(p), p.canonical_solution)
+        d_rows.append({"task_id": p.task_id, "prompt": prompt, "target": target, "source": "humaneval"})
+    for name, rows in (("standard", s_rows), ("docstring_last", d_rows)):
+        _write_split(root / name, "train", rows[:32])
+        _write_split(root / name, "validation", rows[32:])
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny") / "lm", chat_template=True)
+
+
+def _config(cls, tiny, data_dir, out, **kw):
+    base = dict(model=str(tiny), data=str(data_dir), output_dir=str(out), max_steps=6, batch_size=4,
+                learning_rate=1e-3, max_length=384, eval_every_steps=2, logging_steps=1, early_stopping_patience=0,
+                save_total_limit=5)
+    base.update(kw)
+    return cls(**base)
+
+
+class InterruptAt(transformers.TrainerCallback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+def _weights(folder):
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder)
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_s_interrupted_and_resumed_matches_an_uninterrupted_run(tiny, data, tmp_path):
+    straight = train_s.train(_config(train_s.SConfig, tiny, data / "standard", tmp_path / "straight"))
+    assert straight.global_step == 6 and straight.resumed_from is None
+    stats = json.loads((tmp_path / "straight" / "codexsd_training.json").read_text())["data"]["train"]
+    assert straight.train_examples == stats["kept"] > 0 and straight.eval_examples > 0
+    assert stats["kept"] + stats["dropped_too_long"] + stats["dropped_empty_target"] == 32
+
+    cfg = _config(train_s.SConfig, tiny, data / "standard", tmp_path / "resumed")
+    with pytest.raises(KeyboardInterrupt):
+        train_s.train(cfg, callbacks=[InterruptAt(5)])
+    assert (tmp_path / "resumed" / "checkpoint-4").is_dir()
+    assert not (tmp_path / "resumed" / "model.safetensors").exists()
+    resumed = train_s.train(cfg)
+    assert resumed.resumed_from.endswith("checkpoint-4")
+    assert resumed.global_step == 6
+
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=1e-5, rtol=1e-4, msg=name)
+    before = _weights(tiny)
+    assert any(not torch.equal(before[n], a[n]) for n in a), "training changed no weight"
+
+
+def test_early_stopping_when_eval_loss_plateaus(tiny, data, tmp_path):
+    # learning rate 0: the eval loss cannot improve, so training stops after `patience` evaluations
+    cfg = _config(train_s.SConfig, tiny, data / "standard", tmp_path / "flat", learning_rate=0.0, max_steps=20,
+                  eval_every_steps=1, early_stopping_patience=2)
+    result = train_s.train(cfg)
+    assert result.stopped_early
+    assert result.global_step < 20
+
+
+def test_both_variants_produce_folders_the_sampler_loads(tiny, data, tmp_path):
+    from codexsd.models import SamplingParams, load_sampler
+
+    d_result = train_d.train(_config(train_d.DConfig, tiny, data / "docstring_last", tmp_path / "d", max_steps=2,
+                                     padding="pack"))
+    s_result = train_s.train(_config(train_s.SConfig, tiny, data / "standard", tmp_path / "s", max_steps=2))
+    for result in (s_result, d_result):
+        folder = result.output_dir
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+        assert not tokenizer.chat_template  # trained on raw text: samplers must not chat-wrap it
+        summary = json.loads((tmp_path / folder / "codexsd_training.json").read_text())
+        assert summary["result"]["global_step"] == 2
+        with load_sampler(f"hf:{folder}") as sampler:
+            out = sampler.sample(["def f(x):\n"], SamplingParams(n=2, temperature=0.8, max_new_tokens=8))
+            assert len(out[0]) == 2 and all(c.n_tokens <= 8 for c in out[0])
+            assert sampler.score(["def f(x):\n"], ["    return x\n"])[0] < 0
+    assert json.loads((tmp_path / "d" / "codexsd_training.json").read_text())["config"]["padding"] == "pack"
+
+
+def test_config_errors_are_clear(tiny, tmp_path):
+    from codexsd.config import ConfigError
+
+    with pytest.raises(ConfigError, match="padding"):
+        train_s.train(_config(train_s.SConfig, tiny, tmp_path, tmp_path / "x", padding="right"))
+    with pytest.raises(FileNotFoundError):
+        train_s.train(_config(train_s.SConfig, tiny, tmp_path / "missing", tmp_path / "x"))
+    assert dataclasses.asdict(train_d.DConfig())["data"].endswith("docstring_last")
