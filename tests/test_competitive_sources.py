@@ -109,7 +109,7 @@ def test_code_contests_parquet_and_jsonl(tmp_path, sandbox):
     assert p.metadata["solution_index"] == 1  # the C++ and Python 2 ones skipped, the wrong print(0) failed
     assert p.metadata["tests"] == {"public": 1, "private": 1, "generated": 1} and p.metadata["tests_available"] == 4
     assert p.metadata["python2_solutions"] == 1 and p.metadata["cf_rating"] == 800
-    assert p.origin == {"dataset": "code_contests", "split": "valid", "id": "1_A. Sum", "licence": "CC BY 4.0",
+    assert p.origin == {"dataset": "code_contests", "split": "valid", "id": "1_A. Sum", "licence": "CC BY 4.0", "difficulty": 7,
                         "url": "https://codeforces.com/problemset/problem/1/A",
                         "homepage": "https://github.com/google-deepmind/code_contests"}
     assert p.canonical_solution == "    a, b = map(int, input().split())\n    print(a + b)\n"

@@ -102,7 +102,7 @@ def clean_statement(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").expandtabs(4)
     if _TAGS.search(text) or re.search(r"&(?:lt|gt|amp|quot|nbsp|#\d+);", text):
         text = re.sub(r"<br\s*/?>", "\n", text, flags=re.I)
-        text = re.sub(r"</?li\b[^>]*>", lambda m: "" if m.group(0).startswith("</") else "- ", text, flags=re.I)
+        text = re.sub(r"</?li\b[^>]*>", lambda m: "\n" if m.group(0).startswith("</") else "- ", text, flags=re.I)
         text = re.sub(r"</?(?:p|div|pre|h\d|ul|ol|table|tr|blockquote)\b[^>]*>", "\n", text, flags=re.I)
         text = re.sub(r"<sup>", "^", text, flags=re.I)
         text = _TAGS.sub("", re.sub(r"</?sup>", "", text, flags=re.I))
@@ -217,6 +217,7 @@ def _io_task(dataset: str, task_id: str, row: dict[str, Any], split: str, config
         "split": split,
         "id": extra.pop("original_id"),
         "url": row.get("url") or "",
+        "difficulty": row.get("difficulty"),
         "licence": LICENCES[dataset],
         "homepage": HOMEPAGES[dataset],
     }
@@ -267,7 +268,7 @@ def read_code_contests(row: dict[str, Any], split: str, index: int, config: Comp
     m = re.match(r"(\d+)_([A-Z]\d?)\.", name)
     if _CC_SOURCES.get(source) == "CODEFORCES" and m:
         url = f"https://codeforces.com/problemset/problem/{m.group(1)}/{m.group(2)}"
-    origin = {"dataset": "code_contests", "split": split, "id": name, "url": url,
+    origin = {"dataset": "code_contests", "split": split, "id": name, "url": url, "difficulty": row.get("difficulty"),
               "licence": LICENCES["code_contests"], "homepage": HOMEPAGES["code_contests"]}
     incorrect = row.get("incorrect_solutions") or {}
     metadata = {"difficulty": row.get("difficulty"), "kind": "stdio", "source": _CC_SOURCES.get(source, source),
