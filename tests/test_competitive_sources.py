@@ -75,6 +75,7 @@ def test_code_contests_parquet_and_jsonl(tmp_path, sandbox):
         cc_row("5_E. No tests", [(3, SUM)], public=([], [])),
         cc_row("6_F. Huge test", [(3, SUM)], public=(["1 2\n" + " " * 5000], ["3\n"])),
         cc_row("7_G. Awkward", [(3, AWKWARD)], public=(["1 2\n3\n"], ["6\n"]), private=(["\n"], ["0\n"])),
+        cc_row("8_H. AtCoder style", [(3, "a, b = map(int, open(0).read().split())\nprint(a + b)\n")]),
     ]
     parquet = tmp_path / "code_contests_valid.parquet"
     datasets.Dataset.from_list(good).to_parquet(str(parquet))
@@ -90,8 +91,9 @@ def test_code_contests_parquet_and_jsonl(tmp_path, sandbox):
 
     stats, kept, rejects = _run(tmp_path, [parquet, bad], sandbox, max_tests=3, max_test_chars=1000, timeout=3)
 
-    assert stats.items_in == 11
-    assert set(kept) == {"code_contests/valid/1_A. Sum", "code_contests/valid/7_G. Awkward", "code_contests/train/9_I. Fine"}
+    assert stats.items_in == 12
+    assert set(kept) == {"code_contests/valid/1_A. Sum", "code_contests/valid/7_G. Awkward",
+                         "code_contests/valid/8_H. AtCoder style", "code_contests/train/9_I. Fine"}
     assert {r.id: r.reason for r in rejects.values()} == {
         "code_contests/valid/2_B. Python two": "python2_only",
         "code_contests/valid/3_C. Only C++": "no_python_solution",

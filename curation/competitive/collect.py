@@ -79,6 +79,10 @@ class ValidateShard:
                     except SourceError as exc:
                         p.attempts.append(_Attempt(round_, exc.reason, exc.detail))
                         break
+                    except Exception as exc:  # noqa: BLE001 - one odd solution must not stop the stage
+                        log.warning("%s: solution %d could not be converted: %r", p.task["task_id"], round_, exc)
+                        p.attempts.append(_Attempt(round_, "conversion_error", f"{type(exc).__name__}: {exc}"[:300]))
+                        break
                     problem.metadata["solution_index"] = round_
                     batch.append((p, problem))
             if not batch:

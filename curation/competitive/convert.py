@@ -43,12 +43,19 @@ def stdio_program(program):
         def stop(*args):
             raise SystemExit(*args)
 
+        def open_stdin(file, mode="r", *args, **kwargs):  # open(0).read() reads the input too
+            if type(file) is int and file == 0:
+                data = io.BytesIO(stdin.encode("utf-8"))
+                return data if "b" in mode else io.TextIOWrapper(data, encoding="utf-8")
+            return saved[-1](file, mode, *args, **kwargs)
+
         out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\\n", write_through=True)
-        saved = sys.stdin, sys.stdout, builtins.exit, builtins.quit
+        saved = sys.stdin, sys.stdout, builtins.exit, builtins.quit, builtins.open
         running = set(threading.enumerate())
         sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8")
         sys.stdout = out
         builtins.exit = builtins.quit = stop
+        builtins.open = open_stdin
         try:
             program(stdin)
         except SystemExit:
@@ -56,7 +63,7 @@ def stdio_program(program):
         finally:
             for thread in set(threading.enumerate()) - running:
                 thread.join()
-            sys.stdin, sys.stdout, builtins.exit, builtins.quit = saved
+            sys.stdin, sys.stdout, builtins.exit, builtins.quit, builtins.open = saved
         return out.buffer.getvalue().decode("utf-8", "replace")
 
     return run

@@ -69,7 +69,7 @@ def read_row(schema: str, row: Any, split: str, index: int, config: CompetitiveC
         return READERS[schema](row, split, index, config)
     except RowError as exc:
         return _reject(_task_id(schema, row, split, index), exc.reason, f"{where}: {exc.detail}")
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as exc:
         return _reject(_task_id(schema, row, split, index), "malformed_row", f"{where}: {type(exc).__name__}: {exc}")
 
 
