@@ -125,10 +125,13 @@ def _hub_tasks(hub_id: str, config: CompetitiveConfig) -> list[dict[str, Any]]:
     datasets = require("datasets")
     schema = config.schema or HUB_SCHEMAS.get(hub_id.lower())
     cfg = config if schema == config.schema else _with_schema(config, schema)
-    if config.split:
-        splits = {config.split: datasets.load_dataset(hub_id, split=config.split)}
-    else:
-        splits = dict(datasets.load_dataset(hub_id))
+    try:
+        if config.split:
+            splits = {config.split: datasets.load_dataset(hub_id, split=config.split)}
+        else:
+            splits = dict(datasets.load_dataset(hub_id))
+    except Exception as exc:  # noqa: BLE001 - offline, unknown id, gated, script-based...: one clear error
+        raise SourceNotFound(f"{hub_id}: datasets could not load it from the hub ({type(exc).__name__}: {exc})") from exc
     tasks: list[dict[str, Any]] = []
     for split, ds in splits.items():
         if config.limit is not None:
