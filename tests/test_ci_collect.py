@@ -148,7 +148,7 @@ def test_collect_small_project(tmp_path, sandbox):
     })
     crashing = _write(tmp_path / "crashing", {"lib.py": "def f(x):\n    return x\n",
                                               "test_lib.py": "import os, lib\n\nlib.f(1)\nos.abort()\n"})
-    config = CIConfig(install=False, per_module_timeout=25.0, project_timeout=300.0)
+    config = CIConfig(install=False, per_module_timeout=15.0, project_timeout=300.0)
     out = tmp_path / "out"
     stats = collect_ci([str(proj), str(tmp_path / "no-such-project"), str(crashing)], out, config, sandbox=sandbox,
                        progress=False)

@@ -107,8 +107,12 @@ def _fetch_pypi(spec: str, slug: str, work: Path, timeout: float) -> Project:
     req = spec[5:]
     dl = work / "download"
     shutil.rmtree(dl, ignore_errors=True)
-    _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", "--dest", str(dl),
-          req], timeout, reason="fetch_failed")
+    download = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", "--dest",
+                str(dl), req]
+    try:  # this interpreter's setuptools prepares the metadata: no build backend to download
+        _run(download[:4] + ["--no-build-isolation"] + download[4:], timeout, reason="fetch_failed")
+    except ProjectError:
+        _run(download, timeout, reason="fetch_failed")
     archives = sorted(dl.iterdir())
     if not archives:
         raise ProjectError("fetch_failed", f"pip downloaded no sdist for {req}")
@@ -332,13 +336,14 @@ def install(project: Project, work: Path, timeout: float, with_pytest: bool = Tr
     pip = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--disable-pip-version-check",
            "--report", str(report)]
     pytest = ["pytest"] if with_pytest else []
-    full = pip + [f"{project.src}[{TEST_EXTRAS}]", *pytest, *deps] + [a for r in reqs for a in ("-r", str(project.src / r))]
+    target = _built_wheel(project, work, timeout) or str(project.src)
+    full = pip + [f"{target}[{TEST_EXTRAS}]", *pytest, *deps] + [a for r in reqs for a in ("-r", str(project.src / r))]
     try:
         _run(full, timeout)
     except ProjectError as first:
         log.warning("%s: installing with test dependencies failed (%s); retrying with the project and pytest only",
                     project.spec, first.detail[-200:])
-        _run(pip + [str(project.src), *pytest], timeout)
+        _run(pip + [target, *pytest], timeout)
     dist = _requested_dist(report)
     listing = _run([python, "-c", _LIST_FILES, dist], 120) if dist else "[]"
     files = [f for f in json.loads(listing) if not is_test_file(Path(f))]
@@ -346,6 +351,19 @@ def install(project: Project, work: Path, timeout: float, with_pytest: bool = Tr
     if dist:
         project.origin.setdefault("distribution", dist)
     return python, files
+
+
+def _built_wheel(project: Project, work: Path, timeout: float) -> str | None:
+    """A wheel built with this interpreter's setuptools (no isolated build env to download), or None."""
+    wheels = work / "wheels"
+    shutil.rmtree(wheels, ignore_errors=True)
+    try:
+        _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir",
+              str(wheels), str(project.src)], timeout)
+    except ProjectError:
+        return None
+    built = sorted(wheels.glob("*.whl"))
+    return str(built[0]) if built else None
 
 
 _LIST_FILES = (
@@ -361,7 +379,7 @@ def _requested_dist(report: Path) -> str:
     except (OSError, ValueError):
         return ""
     for item in data.get("install", []):
-        if item.get("requested") and "file://" in item.get("download_info", {}).get("url", ""):
+        if item.get("requested") and item.get("download_info", {}).get("url", "").startswith("file://"):
             return item.get("metadata", {}).get("name", "")
     return ""
 

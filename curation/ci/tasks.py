@@ -5,6 +5,11 @@ imports, helpers and constants it needs; the recorded calls become exact asserts
 (types compared all the way down, so an object whose __eq__ always answers True fails).
 Every task of a shard runs in ONE sandbox batch: prompt + reference + tests, in a
 fresh process, with nothing but the task's text; a task that fails is a Reject.
+
+Only module-level functions become tasks: the tracer never records functions whose
+first parameter is self/cls (their behaviour depends on object state), and static
+methods and other class members are rejected as `method` (their bodies reach the class
+by name, which a standalone task cannot provide).
 """
 
 from __future__ import annotations
