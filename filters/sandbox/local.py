@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 
 from filters.sandbox import settings
@@ -50,6 +51,21 @@ def namespace_prefix() -> tuple[str, tuple[str, ...]]:
 _WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
+def _world_readable(path: str) -> bool:
+    """Can any user list `path` and reach it (o+x on every parent, o+rx on it)?"""
+    path = os.path.realpath(path)
+    parts = path.split(os.sep)
+    for i in range(1, len(parts) + 1):
+        here = os.sep.join(parts[:i]) or os.sep
+        try:
+            mode = os.stat(here).st_mode
+        except OSError:
+            return False
+        if not mode & 0o001 or (here == path and not mode & 0o004):
+            return False
+    return True
+
+
 class _LocalHandle(WorkerHandle):
     def __init__(self, proc: subprocess.Popen, sock: socket.socket, scratch: str):
         self.proc, self.sock, self.scratch = proc, sock, scratch
@@ -81,12 +97,17 @@ class LocalSandbox(PoolSandbox):
         self.drop_uid = settings.UNPRIVILEGED_UID if (drop_privileges if drop_privileges is not None else os.geteuid() == 0) else None
         if self.drop_uid is not None and os.geteuid() != 0:
             raise SandboxUnavailable("drop_privileges needs root")
+        if self.drop_uid is not None and drop_privileges is None and not _world_readable(sysconfig.get_paths()["stdlib"]):
+            log.warning("local sandbox: this Python's standard library (%s) is not readable by other users, so "
+                        "programs run as root without capabilities", sysconfig.get_paths()["stdlib"])
+            self.drop_uid = None
         self.pid_namespace = "pid" in self.isolation
         self.net_namespace = "net" in self.isolation
         self.mount_namespace = self.pid_namespace or "mount" in self.isolation  # --mount-proc implies --mount
         log.warning(
-            "local sandbox is weaker than docker: programs see the host filesystem%s; namespaces: %s",
-            "" if self.drop_uid is None else f" as uid {self.drop_uid}", self.isolation,
+            "local sandbox is weaker than docker: programs see the host filesystem (%s%s); namespaces: %s",
+            "read-only where a mount namespace allows" if self.mount_namespace else "read-write where the user may write",
+            "" if self.drop_uid is None else f", as uid {self.drop_uid}", self.isolation,
         )
 
     def start_worker(self) -> WorkerHandle:
