@@ -24,6 +24,9 @@ from filters.sandbox import Program, Sandbox, get_sandbox
 log = logging.getLogger(__name__)
 
 STAGE = "collect_competitive"
+# Part of every shard's fingerprint: bump it when conversion changes what a shard writes,
+# so that a rerun redoes finished shards instead of keeping stale ones.
+CONVERSION_VERSION = 1
 _SANDBOXES: dict[str | None, Sandbox] = {}  # one per worker process and backend
 
 
@@ -156,7 +159,7 @@ def collect_competitive(
     if own:
         sandbox = get_sandbox(config.sandbox)
     try:
-        return run_stage(STAGE, out_dir, shards, ValidateShard(config, sandbox), params=config.conversion_params(),
+        return run_stage(STAGE, out_dir, shards, ValidateShard(config, sandbox), params={**config.conversion_params(), "conversion_version": CONVERSION_VERSION},
                          workers=workers, progress=progress)
     finally:
         if own and sandbox is not None:
