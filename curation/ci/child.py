@@ -29,6 +29,7 @@ _CONTAINERS = frozenset({list, tuple, dict, set})
 _RETURN_OPS = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
 _CODE_FLAGS_SKIPPED = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async generator
 _MAX_ITEMS = 200
+_UNSEEN = object()
 _MAX_DEPTH = 12
 
 
@@ -159,8 +160,8 @@ class Tracer:
     def on_call(self, frame) -> bool:
         """Start recording `frame`; False when its code is never interesting again."""
         code = frame.f_code
-        fn = self.functions.get(code, 0)
-        if fn == 0:
+        fn = self.functions.get(code, _UNSEEN)
+        if fn is _UNSEEN:
             fn = self.functions[code] = self.classify(code, frame)
         if fn is None or fn.full:
             return False

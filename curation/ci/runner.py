@@ -175,10 +175,16 @@ def merge_records(groups: list[list[dict]], max_calls: int) -> list[dict]:
 
 def replay(target: TraceTarget, records: list[dict], workdir: Path, call_timeout: float, budget: float,
            max_crashes: int = 5) -> list[dict]:
-    """Replay every record's calls in fresh processes (another hash seed); a crash drops that function."""
+    """Replay every record's calls in fresh processes (another hash seed); a crash drops that function.
+
+    Each call runs twice on fresh copies of its arguments, in the project's directory, with a
+    per-call alarm; calls that raise, differ from the recording or mutate their arguments are dropped.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    todo = [r for r in records if r["calls"]]
-    done: list[dict] = [r for r in records if not r["calls"]]
+    # calls that only ever returned None make no task (and are the likeliest to only have side
+    # effects, like deleting a path): they are not replayed
+    todo = [r for r in records if any(result != "None" for _, result in r["calls"])]
+    done: list[dict] = [r for r in records if not any(result != "None" for _, result in r["calls"])]
     deadline = time.monotonic() + budget
     crashes = 0
     while todo:
