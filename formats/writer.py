@@ -59,7 +59,13 @@ def write_dataset_dict(path: Path, rows_by_split: Mapping[str, Sequence[Mapping[
         ds = datasets.Dataset.from_dict(_columns(rows), features=features, split=split)
         ds._fingerprint = rows_fingerprint(rows)  # from_dict draws a random one; make it reproducible
         splits[split] = ds
-    datasets.DatasetDict(splits).save_to_disk(str(path), num_proc=None)
+    bars_were_on = datasets.utils.logging.is_progress_bar_enabled()
+    datasets.utils.logging.disable_progress_bar()  # tiny writes; the stage has its own bar
+    try:
+        datasets.DatasetDict(splits).save_to_disk(str(path))
+    finally:
+        if bars_were_on:
+            datasets.utils.logging.enable_progress_bar()
 
 
 def write_variant(
