@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -146,6 +146,10 @@ def test_collect_small_project(tmp_path, sandbox):
                               "count_vowels('queue')\ntime.sleep(600)\n",
         "tests/test_crash.py": "import os\n\nos.abort()\n",
     })
+    subprocess.run(["git", "init", "-q", str(proj)], check=True)
+    subprocess.run(["git", "-C", str(proj), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x",
+                    "--allow-empty"], check=True)
+    revision = subprocess.run(["git", "-C", str(proj), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     crashing = _write(tmp_path / "crashing", {"lib.py": "def f(x):\n    return x\n",
                                               "test_lib.py": "import os, lib\n\nlib.f(1)\nos.abort()\n"})
     config = CIConfig(install=False, per_module_timeout=15.0, project_timeout=300.0)
@@ -194,6 +198,16 @@ def test_collect_small_project(tmp_path, sandbox):
     exec(broken, ns)
     with pytest.raises(AssertionError):
         ns["check"](ns["slugify"])
+
+    class AlwaysEqual(str):
+        def __eq__(self, other):
+            return True
+
+    ns = {}
+    exec(slug.test, ns)
+    with pytest.raises(AssertionError):
+        ns["check"](lambda *args: AlwaysEqual("x"))
+    assert slug.origin["revision"] == revision
 
     again = collect_ci([str(proj), str(crashing)], out, config, sandbox=sandbox, progress=False)
     assert again.kept == stats.kept  # traces are cached, shards resume
