@@ -145,3 +145,42 @@ def test_timeout_is_enforced_promptly(sandbox):
     o = run_one(sandbox, "import time\ntime.sleep(60)\n", timeout=0.5)
     assert o.status is Status.TIMEOUT
     assert time.monotonic() - t0 < 5
+
+
+def test_frozen_worker_is_replaced(monkeypatch):
+    """A worker that stops answering (frozen from outside) costs its program a timeout, then is replaced."""
+    import os
+    import signal
+
+    from filters.sandbox import settings
+
+    monkeypatch.setattr(settings, "GRACE_S", 1.0)
+    for backend in BACKENDS:
+        sb = make_sandbox(backend, workers=1)
+        try:
+            sb.run([Program("pass")])
+            handle = sb._handles[0]
+            if hasattr(handle, "container"):
+                handle.container.pause()
+            else:
+                os.killpg(handle.proc.pid, signal.SIGSTOP)
+            got = sb.run([Program("assert True", timeout=1.0), Program("assert 2 > 1")])
+            assert got[0].status is Status.TIMEOUT and "stopped answering" in got[0].detail
+            assert got[1].passed and sb.replaced == 1
+        finally:
+            sb.close()
+
+
+def test_docker_tests_fail_instead_of_skipping_in_ci(monkeypatch):
+    import _pytest.outcomes
+
+    import filters.sandbox.docker_backend as backend
+    import sandbox_testing
+
+    monkeypatch.setattr(backend, "docker_available", lambda image: (False, "engine down (simulated)"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(_pytest.outcomes.Failed, match="CI=true"):
+        sandbox_testing.docker_or_skip()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(_pytest.outcomes.Skipped):
+        sandbox_testing.docker_or_skip()

@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import uuid
 
 from codexsd.imports import require
@@ -120,8 +121,7 @@ class DockerSandbox(PoolSandbox):
                 shm_size=f"{self.tmpfs_mb}m", volumes={sockdir: {"bind": SOCKET_DIR_IN_CONTAINER, "mode": "ro"}},
                 environment={}, working_dir="/tmp", stdin_open=False, tty=False, init=False, ipc_mode="private",
             )
-            listener.settimeout(settings.START_TIMEOUT_S)
-            sock, _ = listener.accept()
+            sock = _accept_while_running(listener, container)
         except Exception as exc:
             listener.close()
             if container is not None:
@@ -145,6 +145,22 @@ class DockerSandbox(PoolSandbox):
             self.client.close()
         except Exception:
             pass
+
+
+def _accept_while_running(listener: socket.socket, container) -> socket.socket:
+    """The worker's connection; fails fast if the container exits first (e.g. no python3 in the image)."""
+    deadline = time.monotonic() + settings.START_TIMEOUT_S
+    listener.settimeout(0.5)
+    while True:
+        try:
+            return listener.accept()[0]
+        except (socket.timeout, TimeoutError):
+            pass
+        container.reload()
+        if container.status not in ("created", "running"):
+            raise SandboxUnavailable(f"the container exited before its worker connected: {_logs(container)[-1000:]}")
+        if time.monotonic() > deadline:
+            raise SandboxUnavailable(f"no worker connected within {settings.START_TIMEOUT_S:.0f} s")
 
 
 def _remove(container) -> None:

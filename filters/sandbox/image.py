@@ -24,6 +24,7 @@ TRIM = (
     "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
     "usr/share/zoneinfo-icu", "var/cache/apt", "var/lib/apt/lists", "var/cache/debconf/templates.dat-old",
     "var/log", "usr/share/common-licenses",
+    "var/cache/ldconfig/aux-cache",  # the one file that differed between two builds
 )
 SOURCE_DATE_EPOCH = 1700000000
 
@@ -50,12 +51,16 @@ def build_image(image: str = settings.IMAGE, suite: str = settings.DEBIAN_SUITE,
         cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(root), mirror]
         log.info("running %s", " ".join(cmd))
         _check(cmd)
+        _check(["chroot", str(root), "python3", "-B", "-c", "import json, math, re, collections, hashlib, ctypes"])
         for rel in TRIM:
-            shutil.rmtree(root / rel, ignore_errors=True)
+            path = root / rel
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.exists():
+                path.unlink()
         (root / "var/log").mkdir(exist_ok=True)
         for pyc in list(root.glob("usr/lib/python3*/**/__pycache__")):
             shutil.rmtree(pyc, ignore_errors=True)
-        _check(["chroot", str(root), "python3", "-c", "import json, math, re, collections, hashlib, ctypes"])
         tarball = Path(tmp) / "rootfs.tar"
         _check(["tar", "--sort=name", f"--mtime=@{SOURCE_DATE_EPOCH}", "--numeric-owner", "--owner=0", "--group=0",
                 "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime", "-C", str(root), "-cf", str(tarball), "."])
