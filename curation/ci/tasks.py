@@ -70,7 +70,8 @@ def render_test(params: list[list[str]], calls: list[list[str]]) -> str:
 
 def imports_own_module(context: str, module: str) -> str | None:
     """The import in `context` that brings in `module` itself (or an alias of it), if any."""
-    own = {module, *MODULE_ALIASES.get(module, ())}
+    aliases = MODULE_ALIASES.get(module, ())
+    own = {module, *aliases, *(a.rsplit(".", 1)[0] for a in aliases if "." in a)}  # `import os` gives os.path
     try:
         tree = ast.parse(context)
     except SyntaxError:
