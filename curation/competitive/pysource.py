@@ -19,7 +19,7 @@ import libcst as cst
 INDENT = "    "
 
 # Names that only exist in Python 2 (used without being defined, they mark a Python 2 program).
-_PY2_NAMES = {"raw_input", "xrange", "unichr", "basestring", "reduce_", "execfile", "raw_input_"}
+_PY2_NAMES = {"raw_input", "xrange", "unichr", "basestring", "execfile"}
 _PY2_SYNTAX = [
     re.compile(r"^\s*print\s+[^\s(=.,\[]", re.M),  # print statement
     re.compile(r"^\s*print\s*$", re.M),
