@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--if-missing", action="store_true", help="do nothing if the image exists")
     c = sub.add_parser("check", help="run a passing, a failing and a looping program; print the outcomes")
     c.add_argument("--sandbox", choices=["auto", "docker", "local"], default="auto")
-    sub.add_parser("clean", help="remove sandbox containers left behind by killed runs")
+    sub.add_parser("clean", help="remove stopped sandbox containers left behind by killed runs")
 
 
 def run(args: argparse.Namespace) -> int:

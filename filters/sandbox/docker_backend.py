@@ -120,6 +120,7 @@ class DockerSandbox(PoolSandbox):
                 pids_limit=self.pids_limit, tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.tmpfs_mb}m,mode=1777"},
                 shm_size=f"{self.tmpfs_mb}m", volumes={sockdir: {"bind": SOCKET_DIR_IN_CONTAINER, "mode": "ro"}},
                 environment={}, working_dir="/tmp", stdin_open=False, tty=False, init=False, ipc_mode="private",
+                auto_remove=True,  # the worker exits when its socket closes, even if this process was killed
             )
             sock = _accept_while_running(listener, container)
         except Exception as exc:
@@ -178,11 +179,12 @@ def _logs(container) -> str:
 
 
 def remove_stale_containers() -> int:
-    """Remove sandbox containers left by killed codexsd processes; returns how many."""
+    """Remove stopped sandbox containers (running ones belong to live pools); returns how many."""
     client = docker_client()
     n = 0
     for c in client.containers.list(all=True, filters={"label": LABEL}):
-        _remove(c)
-        n += 1
+        if c.status not in ("running", "paused"):
+            _remove(c)
+            n += 1
     client.close()
     return n

@@ -51,6 +51,7 @@ class PoolSandbox(Sandbox):
         self.size = max(1, int(workers or settings.POOL_SIZE))
         self._handles: list[WorkerHandle | None] = []
         self._lock = threading.Lock()
+        self._run_lock = threading.Lock()  # one run() at a time: a worker's socket carries one conversation
         self._closed = False
         self.replaced = 0  # workers replaced after a death or a hang (for tests and logs)
 
@@ -104,7 +105,11 @@ class PoolSandbox(Sandbox):
         programs = list(programs)
         if not programs:
             return []
-        self._ensure_started()
+        with self._run_lock:
+            self._ensure_started()
+            return self._run_all(programs, progress)
+
+    def _run_all(self, programs: list[Program], progress: Progress | None) -> list[Outcome]:
         todo: queue.Queue[int] = queue.Queue()
         for i in range(len(programs)):
             todo.put(i)
