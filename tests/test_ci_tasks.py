@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from curation.ci.tasks import imports_own_module, render_call, render_test
+from curation.ci.tasks import absolute_imports, imports_own_module, render_call, render_test
 
 PARAMS = [["a", "pos"], ["rest", "varargs"], ["flag", "kwonly"], ["extra", "varkw"]]
 
@@ -40,3 +40,10 @@ def test_generated_tests_compare_type_and_value_exactly():
 )
 def test_prompts_never_import_their_own_module(context, module, found):
     assert imports_own_module(context, module) == found
+
+
+def test_relative_imports_become_absolute():
+    context = "from . import _parser\nfrom ._constants import *\nfrom .. import top\nimport os\n"
+    assert absolute_imports(context, "re._compiler", False) == (
+        "from re import _parser\nfrom re._constants import *\nfrom .. import top\nimport os\n")
+    assert absolute_imports("from .x import y\n", "pkg", True) == "from pkg.x import y\n"

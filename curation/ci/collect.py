@@ -28,7 +28,7 @@ from curation.ci.tasks import STAGE, TaskBuilder
 log = logging.getLogger(__name__)
 
 DEFAULT_SOURCE = "stdlib"
-TRACE_FORMAT = 1
+TRACE_FORMAT = 2
 
 
 def _file_digest(path: str) -> str:
@@ -52,7 +52,7 @@ def _items(records: list[dict], origin: dict, src_root: Path | None) -> list[dic
             "id": f"ci/{rec['module']}.{rec['qualname']}", "kind": "function", "module": rec["module"],
             "qualname": rec["qualname"], "filename": rec["filename"], "file_sha": _file_digest(rec["filename"]),
             "rel_path": rel, "firstlineno": rec["firstlineno"], "params": rec["params"], "calls": rec["calls"],
-            "drops": rec["drops"], "origin": origin,
+            "drops": rec["drops"], "traced_by": rec.get("traced_by", []), "origin": origin,
         })
     return items
 

@@ -283,12 +283,17 @@ def split_jobs(src: Path, argv: list[str]) -> list[TraceJob]:
     paths = [a for a in argv[2:] if not a.startswith("-") and (src / a.split("::")[0]).exists()]
     opts = [a for a in argv[2:] if a not in paths]
     roots = [src / p for p in paths] or [src]
-    files = sorted({str(f) for f in _python_files(src) if f.name != "conftest.py" and is_test_file(f)
+    files = sorted({str(f) for f in _python_files(src) if _is_pytest_file(f.name)
                     and any((src / f).is_relative_to(r) or src / f == r for r in roots)})
     base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", *opts]
     if not files:
         return [TraceJob(" ".join(argv), tuple(base + paths))]
     return [TraceJob(f, tuple(base + [f])) for f in files]
+
+
+def _is_pytest_file(name: str) -> bool:
+    """pytest's default `python_files`: test_*.py and *_test.py."""
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
 
 def _split_unittest(src: Path, argv: list[str]) -> list[TraceJob]:

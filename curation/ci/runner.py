@@ -106,6 +106,8 @@ def trace_module(target: TraceTarget, job: TraceJob, index: int, budget: float, 
     except (OSError, ValueError):
         data = None
     records = data["functions"] if data else []
+    for rec in records:
+        rec["traced_by"] = [job.name]
     if code == 124 or (data and data["status"] == "timeout"):
         status = "timeout"
     elif code is None:
@@ -154,8 +156,9 @@ def merge_records(groups: list[list[dict]], max_calls: int) -> list[dict]:
             key = (rec["filename"], rec["qualname"], rec["firstlineno"])
             into = by_key.get(key)
             if into is None:
-                by_key[key] = into = {**rec, "calls": [], "drops": {}}
+                by_key[key] = into = {**rec, "calls": [], "drops": {}, "traced_by": []}
                 conflicts[key] = set()
+            into["traced_by"] = sorted(set(into["traced_by"]) | set(rec.get("traced_by", [])))
             for reason, n in rec["drops"].items():
                 into["drops"][reason] = into["drops"].get(reason, 0) + n
             known = dict(into["calls"])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import keyword
 import logging
+import re
 import textwrap
 from pathlib import Path
 from typing import Any, Iterator
@@ -89,6 +90,25 @@ def imports_own_module(context: str, module: str) -> str | None:
     return None
 
 
+_RELATIVE_IMPORT = re.compile(r"^(\s*from\s+)(\.+)([\w.]*)(\s+import\b)", re.M)
+
+
+def absolute_imports(context: str, module: str, is_package: bool) -> str:
+    """`context` with relative imports made absolute (`from .x import y` in a.b -> `from a.x import y`)."""
+    package = module if is_package else module.rpartition(".")[0]
+
+    def fix(m: re.Match) -> str:
+        parts = package.split(".") if package else []
+        level = len(m.group(2))
+        if level - 1 >= len(parts):
+            return m.group(0)  # beyond the top package: left as it is (validation will say so)
+        base = ".".join(parts[: len(parts) - (level - 1)])
+        target = f"{base}.{m.group(3)}" if m.group(3) else base
+        return f"{m.group(1)}{target}{m.group(4)}"
+
+    return _RELATIVE_IMPORT.sub(fix, context)
+
+
 def _header(info) -> str:
     decorators = [d if d.startswith("@") else f"@{d}" for d in (info.decorators or ())]
     signature = info.signature.strip("\n")
@@ -112,7 +132,7 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
         return Reject(task_id, STAGE, "method", f"{info.qualname} belongs to class {info.class_name}")
     if config.require_docstring and not (info.docstring or "").strip():
         return Reject(task_id, STAGE, "no_docstring", info.qualname)
-    context = info.context or ""
+    context = absolute_imports(info.context or "", item["module"], Path(item["filename"]).name == "__init__.py")
     own = imports_own_module(context, item["module"])
     if own:
         return Reject(task_id, STAGE, "imports_own_module", own)
@@ -134,7 +154,7 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
         docstring=info.docstring or "",
         body=body,
         context=context,
-        metadata={"n_tests": len(item["calls"]), "call_drops": item["drops"], "traced_by": item.get("test_modules", [])},
+        metadata={"n_tests": len(item["calls"]), "call_drops": item["drops"], "traced_by": item.get("traced_by", [])},
     )
     try:
         ast.parse(problem.program())
