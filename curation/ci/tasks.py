@@ -168,9 +168,11 @@ def _pre_reject(item: dict[str, Any], config: CIConfig) -> Reject | None:
     if item.get("kind") == "project_failure":
         return Reject(task_id, STAGE, item["reason"], item.get("detail", ""))
     calls = item["calls"]
-    if len(calls) < max(1, config.min_calls_per_function):
+    if not calls:
         top = sorted(item["drops"].items(), key=lambda kv: -kv[1])[:4]
         return Reject(task_id, STAGE, "no_kept_calls", ", ".join(f"{r}={n}" for r, n in top))
+    if len(calls) < config.min_calls_per_function:
+        return Reject(task_id, STAGE, "too_few_calls", f"{len(calls)} < min_calls_per_function")
     if all(result == "None" for _, result in calls):
         return Reject(task_id, STAGE, "returns_only_none", f"{len(calls)} call(s), all returning None")
     if "." in item["qualname"]:
