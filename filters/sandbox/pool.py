@@ -196,9 +196,13 @@ class PoolSandbox(Sandbox):
         if reply is None or reply.get("n") != n:
             detail = f"{handle.describe_death()} while running this program; worker replaced"
             return Outcome(Status.ERROR, detail, time.monotonic() - t0), False
-        status = Status(reply["status"])
-        detail = str(reply.get("detail", ""))[-int(DETAIL_TAIL_CHARS):]
-        return Outcome(status, detail, float(reply.get("duration", time.monotonic() - t0))), True
+        try:
+            status = Status(reply.get("status"))
+            detail = str(reply.get("detail", ""))[-int(DETAIL_TAIL_CHARS):]
+            duration = float(reply.get("duration", time.monotonic() - t0))
+        except (TypeError, ValueError):
+            return Outcome(Status.ERROR, f"the worker sent a malformed answer: {str(reply)[:200]}"), False
+        return Outcome(status, detail, duration), True
 
 
 def handshake(sock: socket.socket, timeout: float) -> dict[str, Any]:
