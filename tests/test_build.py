@@ -178,6 +178,14 @@ def test_settings_flow_defaults_then_yaml_then_flags(tmp_path):
         load_build_config(yml)
 
 
+def test_example_configs_load_and_default_yaml_is_the_embedded_default():
+    from codexsd.pipeline import load_build_config
+
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        load_build_config(path)
+    assert load_build_config(REPO / "configs" / "default.yaml") == load_build_config()
+
+
 def test_cli_print_config_and_bad_key(tmp_path):
     from codexsd.cli import main
 

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ci-projects", type=_csv, help="comma-separated project folders or pypi:NAME to trace (default: the stdlib tests)")
     parser.add_argument("--no-ci", dest="ci", action="store_false", default=None, help="do not trace any test suite")
     parser.add_argument("--competitive", type=_csv, help="comma-separated APPS/CodeContests/TACO/MBPP files or hub ids")
-    parser.add_argument("--max-modules", type=int, help="stdlib test modules to trace (0 = all fast ones)")
+    parser.add_argument("--max-modules", type=int, help="trace a seeded choice of this many fast stdlib test modules (0 = all) instead of the default few")
     parser.add_argument("--model", help="sampler spec for the solvability filter (default: the bundled SmolLM2)")
     parser.add_argument("--samples", type=int, help="samples per problem in the solvability filter (paper: 100)")
     parser.add_argument("--variants", type=_csv, help="comma-separated: standard,docstring_last")
@@ -48,6 +48,8 @@ def flags_from_args(args: argparse.Namespace) -> dict:
         "sources.competitive": args.competitive, "ci.max_modules": args.max_modules, "solvability.model": args.model,
         "solvability.n_samples": args.samples, "format.variants": args.variants, "sandbox": args.sandbox, "workers": args.workers,
     }
+    if args.max_modules is not None:  # a seeded choice among all fast modules, not the default list
+        flags["ci.test_modules"] = []
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key:
