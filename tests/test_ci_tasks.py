@@ -6,13 +6,13 @@ import pytest
 
 from curation.ci.tasks import absolute_imports, imports_own_module, render_call, render_test
 
-PARAMS = [["a", "pos"], ["rest", "varargs"], ["flag", "kwonly"], ["extra", "varkw"]]
+PARAMS = [["a", "pos"], ["flag", "kwonly"], ["rest", "varargs"], ["extra", "varkw"]]  # co_varnames order
 
 
 def test_calls_pass_arguments_the_way_the_function_takes_them():
-    args = repr([1, ("x", b"y"), True, {"k": 2, "not an id": 3}])
+    args = repr([1, True, ("x", b"y"), {"k": 2, "not an id": 3}])
     assert render_call(PARAMS, args) == "candidate(1, 'x', b'y', flag=True, **{'k': 2, 'not an id': 3})"
-    assert render_call(PARAMS, repr([1, (), False, {"k": 2}])) == "candidate(1, flag=False, k=2)"
+    assert render_call(PARAMS, repr([1, False, (), {"k": 2}])) == "candidate(1, flag=False, k=2)"
 
 
 def test_generated_tests_compare_type_and_value_exactly():

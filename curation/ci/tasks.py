@@ -45,7 +45,8 @@ def render_call(params: list[list[str]], args_repr: str) -> str:
     """`candidate(...)` passing the recorded argument values the way the function takes them."""
     values = ast.literal_eval(args_repr)
     parts: list[str] = []
-    for (name, kind), value in zip(params, values):
+    order = {"pos": 0, "varargs": 1, "kwonly": 2, "varkw": 3}  # co_varnames lists keyword-only before *args
+    for (name, kind), value in sorted(zip(params, values), key=lambda pv: order[pv[0][1]]):
         if kind == "pos":
             parts.append(render_value(value))
         elif kind == "varargs":
