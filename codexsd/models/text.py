@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Sequence
 
 FENCE_OPEN = "```python\n"
 FENCE_CLOSE = "```"
-CHAT_INSTRUCTION = "Complete the following Python function. Answer with the code only.\n\n"
+CHAT_INSTRUCTION = "Complete the following Python function:\n"
 
 
 def first_stop(text: str, stop: Iterable[str]) -> int:
@@ -48,7 +48,9 @@ def kept_token_count(decode_prefix: Callable[[int], str], n_tokens: int, n_chars
 
 def chat_messages(prompt: str) -> list[dict[str, str]]:
     """The user turn asking an instruct model to complete the function in `prompt`."""
-    return [{"role": "user", "content": f"{CHAT_INSTRUCTION}{FENCE_OPEN}{prompt}{FENCE_CLOSE}"}]
+    # An open fence here (no closing one): with a closed block SmolLM2-Instruct tends to
+    # consider the function complete and end its turn at once.
+    return [{"role": "user", "content": f"{CHAT_INSTRUCTION}{FENCE_OPEN}{prompt}"}]
 
 
 def chat_prefill(prompt: str) -> str:

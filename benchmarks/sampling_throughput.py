@@ -1,0 +1,115 @@
+"""Generated tokens/s of each CPU sampling backend on the bundled SmolLM2-135M-Instruct GGUF.
+
+Baseline: the bound this CPU's measured matmul speed sets. A decoder spends about
+2 x parameters FLOPs per generated token, so tokens/s <= matmul FLOP/s / (2 x params).
+The matmul speed is measured here, side by side with the runs, with torch float32:
+"peak" from a 1024^3 GEMM (the fraction printed is against this bound), and
+"shaped" from GEMMs at the shapes of one decode step of this model at that batch size
+(rows = batch; 576 x 1536 and 576 x 49152), which at small batches are memory-bound.
+Each backend samples `batch` distinct HumanEval prompts (n=1, no stop sequences, a
+fixed number of new tokens) and is timed end to end, prompt evaluation included.
+
+    python benchmarks/sampling_throughput.py [--batches 1 8 32 64] [--new-tokens 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from codexsd.models import SamplingParams, default_model_path, load_sampler  # noqa: E402
+
+
+def humaneval_prompts(k: int) -> list[str]:
+    data = Path(os.environ.get("CODEXSD_SHARED_DATA", REPO.parent / "shared" / "data")) / "humaneval" / "HumanEval.jsonl.gz"
+    with gzip.open(data, "rt") as fh:
+        prompts = [json.loads(line)["prompt"] for line in fh]
+    return [prompts[i % len(prompts)] for i in range(k)]
+
+
+def matmul_flops(rows: int, repeats: int = 5) -> float:
+    """Best-of-`repeats` float32 FLOP/s of torch matmuls shaped like a decode step at `rows` rows."""
+    import torch
+
+    shapes = [(576, 1536), (1536, 576), (576, 49152)]
+    weights = [torch.randn(a, b) for a, b in shapes]
+    x = {a: torch.randn(max(rows, 1), a) for a, _ in shapes}
+    flops = sum(2 * max(rows, 1) * a * b for a, b in shapes)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for (a, _), w in zip(shapes, weights):
+            torch.matmul(x[a], w)
+        best = min(best, time.perf_counter() - start)
+    return flops / best
+
+
+def peak_matmul_flops(size: int = 1024, repeats: int = 5) -> float:
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.matmul(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def parameter_count(gguf_path: Path) -> int:
+    from gguf import GGUFReader
+
+    return int(sum(int(t.n_elements) for t in GGUFReader(str(gguf_path)).tensors))
+
+
+def run_backend(spec: str, batch: int, new_tokens: int, **kw) -> tuple[float, int]:
+    with load_sampler(spec, **kw) as sampler:
+        prompts = humaneval_prompts(batch)
+        params = SamplingParams(n=1, temperature=0.8, max_new_tokens=new_tokens, stop=(), seed=0)
+        sampler.sample(prompts[:1], SamplingParams(n=1, max_new_tokens=2, stop=()))  # warm-up
+        start = time.perf_counter()
+        result = sampler.sample(prompts, params)
+        elapsed = time.perf_counter() - start
+    return elapsed, sum(c.n_tokens for row in result for c in row)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--backends", nargs="+", default=["gguf", "hf-gguf"], choices=["gguf", "hf-gguf"])
+    args = parser.parse_args()
+
+    import torch
+
+    model = default_model_path()
+    params = parameter_count(model)
+    print(f"model: {model.name}  parameters: {params / 1e6:.1f}M  cpu threads: {torch.get_num_threads()}")
+    peak = peak_matmul_flops()
+    peak_bound = peak / (2 * params)
+    print(f"peak float32 matmul: {peak / 1e9:.1f} GFLOP/s -> bound {peak_bound:.1f} generated tokens/s")
+    print(f"{'backend':<24}{'batch':>6}{'tokens':>8}{'seconds':>9}{'tok/s':>9}"
+          f"{'of peak bound':>15}{'shaped bound':>14}{'of shaped':>11}")
+    for backend in args.backends:
+        for batch in args.batches:
+            kw = {"batch_size": batch} if backend == "gguf" else {"batch_size": batch, "device": "cpu"}
+            elapsed, tokens = run_backend(f"{backend}:default", batch, args.new_tokens, **kw)
+            shaped = matmul_flops(batch) / (2 * params)
+            rate = tokens / elapsed
+            name = "llama.cpp (gguf)" if backend == "gguf" else "transformers (hf-gguf)"
+            print(f"{name:<24}{batch:>6}{tokens:>8}{elapsed:>9.2f}{rate:>9.1f}"
+                  f"{rate / peak_bound:>15.3f}{shaped:>14.1f}{rate / shaped:>11.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
