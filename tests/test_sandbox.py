@@ -184,3 +184,17 @@ def test_docker_tests_fail_instead_of_skipping_in_ci(monkeypatch):
     monkeypatch.setenv("CI", "false")
     with pytest.raises(_pytest.outcomes.Skipped):
         sandbox_testing.docker_or_skip()
+
+
+def test_auto_falls_back_to_local_with_a_warning(monkeypatch, caplog):
+    import filters.sandbox.docker_backend as backend
+
+    monkeypatch.delenv("CODEXSD_SANDBOX", raising=False)
+    monkeypatch.setattr(backend, "docker_available", lambda image: (False, "engine down (simulated)"))
+    with caplog.at_level("WARNING", logger="filters.sandbox.factory"):
+        sb = get_sandbox("auto", workers=1)
+    try:
+        assert sb.name == "local"
+        assert any("falling back" in r.getMessage() and "engine down" in r.getMessage() for r in caplog.records)
+    finally:
+        sb.close()
