@@ -42,8 +42,12 @@ def resolve_spec(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
-def load_for_training(spec: str, dtype: str = "fp32"):
-    """(model, tokenizer) ready for Trainer; the tokenizer has a pad token."""
+def load_for_training(spec: str):
+    """(model, tokenizer) ready for Trainer; the tokenizer has a pad token.
+
+    Weights stay in fp32 (the optimiser's master copy); bf16/fp16 come from Trainer's autocast,
+    so small updates are not rounded away.
+    """
     torch = require("torch")
     transformers = require("transformers")
     location, gguf_file = resolve_spec(spec)
@@ -52,9 +56,7 @@ def load_for_training(spec: str, dtype: str = "fp32"):
         require("gguf")
     log.info("loading base model %s%s", location, f" ({gguf_file}, dequantised)" if gguf_file else "")
     tokenizer = transformers.AutoTokenizer.from_pretrained(location, **kwargs)
-    torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float32, "fp32": torch.float32}[dtype]
-    # fp16 training keeps fp32 master weights (Trainer's amp); bf16 may train in bf16 weights
-    model = transformers.AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype, **kwargs)
+    model = transformers.AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, **kwargs)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if model.config.pad_token_id is None:

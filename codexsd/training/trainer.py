@@ -79,7 +79,7 @@ def build_trainer(config: TrainConfig, model=None, tokenizer=None, callbacks=())
     config.validate()
     precision = choose_precision(config.precision)
     if model is None:
-        model, tokenizer = load_for_training(config.model, precision)
+        model, tokenizer = load_for_training(config.model)
     train_rows = _rows(config, config.train_split, config.max_train_examples, config.seed)
     if not train_rows:
         raise ValueError(f"{config.data}: no rows in split {config.train_split!r}")
