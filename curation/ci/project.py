@@ -279,7 +279,7 @@ def split_jobs(src: Path, argv: list[str]) -> list[TraceJob]:
     if argv[:2] == ["-m", "unittest"]:
         return _split_unittest(src, argv)
     if argv[:2] != ["-m", "pytest"]:
-        return [TraceJob(" ".join(argv), tuple(argv))]
+        return [TraceJob(" ".join(argv), tuple(argv), whole_suite=True)]
     paths = [a for a in argv[2:] if not a.startswith("-") and (src / a.split("::")[0]).exists()]
     opts = [a for a in argv[2:] if a not in paths]
     roots = [src / p for p in paths] or [src]
@@ -287,7 +287,7 @@ def split_jobs(src: Path, argv: list[str]) -> list[TraceJob]:
                     and any((src / f).is_relative_to(r) or src / f == r for r in roots)})
     base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", *opts]
     if not files:
-        return [TraceJob(" ".join(argv), tuple(base + paths))]
+        return [TraceJob(" ".join(argv), tuple(base + paths), whole_suite=True)]
     return [TraceJob(f, tuple(base + [f])) for f in files]
 
 
@@ -299,7 +299,7 @@ def _is_pytest_file(name: str) -> bool:
 def _split_unittest(src: Path, argv: list[str]) -> list[TraceJob]:
     rest = argv[2:]
     if rest[:1] not in ([], ["discover"]):
-        return [TraceJob(" ".join(argv), tuple(argv))]  # named test modules: run as given
+        return [TraceJob(" ".join(argv), tuple(argv), whole_suite=True)]  # named test modules: run as given
     opts = {"-s": ".", "-p": "test*.py", "-t": None}
     args = rest[1:]
     positional = [a for a in args if not a.startswith("-")]
@@ -314,7 +314,7 @@ def _split_unittest(src: Path, argv: list[str]) -> list[TraceJob]:
     files = sorted(p for p in start.rglob(opts["-p"]) if p.is_file() and p.suffix == ".py"
                    and not any(part in SKIP_DIRS for part in p.relative_to(src).parts[:-1]))
     if not files:
-        return [TraceJob(" ".join(argv), tuple(argv))]
+        return [TraceJob(" ".join(argv), tuple(argv), whole_suite=True)]
     top = ["-t", opts["-t"]] if opts["-t"] else []
     return [TraceJob(str(f.relative_to(src)), ("-m", "unittest", "discover", "-s", str(f.parent.relative_to(src)),
                                              "-p", f.name, *top)) for f in files]

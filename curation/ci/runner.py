@@ -30,6 +30,7 @@ KILL_GRACE_S = 10.0  # after its budget the child dumps and exits itself; this l
 class TraceJob:
     name: str  # e.g. "test.test_textwrap" or "tests/test_core.py"
     target: tuple[str, ...]  # what follows `python child.py trace SPEC --`, e.g. ("-m", "pytest", "tests/x.py")
+    whole_suite: bool = False  # a command that could not be split per module: it gets the project's budget
 
 
 @dataclass
@@ -135,7 +136,8 @@ def trace_jobs(target: TraceTarget, workdir: Path, per_module_timeout: float, pr
         if left < 1.0:
             result = [], ModuleOutcome(job.name, "skipped", 0.0, 0, "project time budget spent")
         else:
-            result = trace_module(target, job, index, min(per_module_timeout, left), workdir, max_calls, max_chars)
+            budget = left if job.whole_suite else min(per_module_timeout, left)
+            result = trace_module(target, job, index, budget, workdir, max_calls, max_chars)
         if progress:
             progress(result[1])
         return result
