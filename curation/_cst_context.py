@@ -85,8 +85,9 @@ def header_expressions(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassD
 class ModuleScope:
     """Scoping facts of one module, computed once and shared by all its functions."""
 
-    def __init__(self, tree: ast.Module, table: symtable.SymbolTable, module: cst.Module) -> None:
+    def __init__(self, tree: ast.Module, table: symtable.SymbolTable, module: cst.Module, text: str) -> None:
         self.tree = tree
+        self.lines = text.splitlines(keepends=True)
         self.table = table
         self.statements = list(tree.body)
         self._cst_statements = _align_statements(tree.body, module)
@@ -169,7 +170,15 @@ class ModuleScope:
         return False
 
     def source(self, index: int) -> str:
+        """A module-level statement's source: its lines of the file, or rendered if it shares a line."""
         if index not in self._source:
+            stmt = self.statements[index]
+            first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+            before = self.statements[index - 1].end_lineno if index else 0
+            after = self.statements[index + 1].lineno if index + 1 < len(self.statements) else len(self.lines) + 1
+            if before < first and stmt.end_lineno < after:
+                self._source[index] = "".join(self.lines[first - 1 : stmt.end_lineno]).rstrip("\n")
+                return self._source[index]
             node = self._cst_statements[index]
             if isinstance(node, cst.BaseSmallStatement):
                 node = node.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)

@@ -26,9 +26,35 @@ _PASS_TAIL = "pass\n"
 _ASSERT_METHOD = re.compile(r"^(assert|fail)[A-Z_a-z]*$")
 
 
-def render(node: cst.CSTNode) -> str:
-    """Source of `node` alone, blocks re-indented to 4 spaces from column 0."""
-    return RENDERER.code_for_node(node)
+try:  # a codegen state without libcst's per-node generator context managers: same text, less time
+    from libcst._nodes.internal import CodegenState
+
+    class _NoPositions:
+        __slots__ = ()
+
+        def __enter__(self) -> None:
+            return None
+
+        def __exit__(self, *exc) -> bool:
+            return False
+
+    _NO_POSITIONS = _NoPositions()
+
+    class _FastCodegenState(CodegenState):
+        def record_syntactic_position(self, node, *, start_node=None, end_node=None):
+            return _NO_POSITIONS
+
+    def render(node: cst.CSTNode) -> str:
+        """Source of `node` alone, blocks re-indented to 4 spaces from column 0."""
+        state = _FastCodegenState(default_indent="    ", default_newline="\n")
+        node._codegen(state)
+        return "".join(state.tokens)
+
+except ImportError:  # libcst moved its internals: the public, slower path
+
+    def render(node: cst.CSTNode) -> str:
+        """Source of `node` alone, blocks re-indented to 4 spaces from column 0."""
+        return RENDERER.code_for_node(node)
 
 
 @dataclass
@@ -200,10 +226,66 @@ def body(func: cst.FunctionDef, has_docstring: bool) -> str:
     if not statements:
         return ""
     statements[0] = statements[0].with_changes(leading_lines=_strip_blank_lines(statements[0].leading_lines))
-    block = suite.with_changes(
-        body=statements, header=cst.TrailingWhitespace(), indent=None, footer=_strip_trailing_blank_lines(suite.footer)
-    )
+    footer = _strip_trailing_blank_lines(suite.footer)
+    block = suite.with_changes(body=statements, header=cst.TrailingWhitespace(), indent=None, footer=footer)
     return render(block)[1:]
+
+
+def _is_comment_or_blank(line: str, min_indent: int) -> bool:
+    stripped = line.lstrip(" ")
+    return not stripped.strip() or (stripped.startswith("#") and len(line) - len(stripped) >= min_indent)
+
+
+_MULTILINE_STRING = re.compile(r"\"\"\"|'''|\\\n")
+
+
+def body_from_text(lines: list[str], node: ast.FunctionDef | ast.AsyncFunctionDef, has_docstring: bool) -> str | None:
+    """`body()`'s result read straight from the file's lines, or None where only the CST can say.
+
+    Valid for an indented block (not `def f(): x`) 4 spaces deeper than its `def`, in a file that
+    indents by 4 spaces (the caller checks both). Dedenting is a plain prefix removal, so it gives up on any text
+    where a line might continue a string (triple quotes, backslash-newline) or a statement shares
+    the docstring's line.
+    """
+    statements = node.body
+    if has_docstring:
+        if len(statements) == 1:
+            return ""
+        if statements[1].lineno == statements[0].end_lineno:
+            return None
+        start = statements[0].end_lineno  # 0-based index of the line after the docstring
+    else:
+        first = statements[0]
+        start = min([first.lineno] + [d.lineno for d in getattr(first, "decorator_list", ())]) - 1
+        while start > node.lineno and lines[start - 1].lstrip()[:1] in ("#", ""):
+            start -= 1  # comments above the first statement belong to the body; the `:` line stops this
+    indent = lines[node.lineno - 1][: node.col_offset]
+    if indent.strip(" "):
+        return None
+    end = node.end_lineno
+    while end < len(lines) and _is_comment_or_blank(lines[end], len(indent) + 4):
+        end += 1  # comments after the last statement, at the body's depth or deeper, close the body
+    region = lines[start:end]
+    while region and not region[0].strip():
+        region.pop(0)
+    while region and not region[-1].strip():
+        region.pop()
+    if not indent:
+        return "".join(region)
+    text = "".join(region)
+    if _MULTILINE_STRING.search(text):
+        return None
+    out = []
+    for line in region:
+        if line.startswith(indent):
+            out.append(line[len(indent) :])
+        elif not line.strip():
+            out.append("\n")
+        elif line.lstrip().startswith("#"):
+            out.append(line)
+        else:
+            return None
+    return "".join(out)
 
 
 # --- test functions ------------------------------------------------------------------------

@@ -157,7 +157,7 @@ def extract_source(source: str | bytes, path: str = "<string>") -> ExtractResult
     text = decode_source(source)
     tree, table, module = _parse(text, path)
     try:
-        return _extract(tree, table, module, path)
+        return _extract(tree, table, module, text, path)
     except RecursionError:
         raise ExtractError("too_deep", "RecursionError while rendering") from None
     except ExtractError:
@@ -189,14 +189,15 @@ def find_function(result_or_source: ExtractResult | str | bytes, qualname: str) 
     raise KeyError(f"no function {qualname!r} in {result.path} (found: {known or 'none'})")
 
 
-def _extract(tree: ast.Module, table: symtable.SymbolTable, module: cst.Module, path: str) -> ExtractResult:
+def _extract(tree: ast.Module, table: symtable.SymbolTable, module: cst.Module, text: str, path: str) -> ExtractResult:
     ast_defs = fn.ast_defs(tree)
     cst_defs = fn.cst_defs(module)
     if len(ast_defs) != len(cst_defs) or any(a.node.name != c.name.value for a, c in zip(ast_defs, cst_defs)):
         raise ExtractError("internal_error", f"libcst found {len(cst_defs)} functions, ast {len(ast_defs)}")
-    scope = ModuleScope(tree, table, module)
+    scope = ModuleScope(tree, table, module, text)
     tables = _def_tables(ast_defs, scope)
     testing = _TestClassifier(tree, path)
+    lines = scope.lines if module.default_indent == "    " else None
     functions, tests = [], []
     for found, node in zip(ast_defs, cst_defs):
         own_table, parent_table = tables[id(found.node)]
@@ -204,6 +205,11 @@ def _extract(tree: ast.Module, table: symtable.SymbolTable, module: cst.Module, 
         names = module_level(needs, scope)
         imports, helpers, context = scope.closure(names, found.top_index)
         docstring = ast.get_docstring(found.node, clean=True)
+        body = None
+        if lines is not None and isinstance(node.body, cst.IndentedBlock) and node.body.indent is None:
+            body = fn.body_from_text(lines, found.node, docstring is not None)
+        if body is None:
+            body = fn.body(node, docstring is not None)
         info = FunctionInfo(
             qualname=found.qualname,
             name=found.node.name,
@@ -214,7 +220,7 @@ def _extract(tree: ast.Module, table: symtable.SymbolTable, module: cst.Module, 
             signature=fn.signature(node),
             docstring_raw=fn.docstring_raw(node) if docstring is not None else None,
             docstring=docstring or "",
-            body=fn.body(node, docstring is not None),
+            body=body,
             class_name=found.class_node.name if found.class_node else None,
             is_method=found.class_node is not None,
             referenced_names=names,
@@ -261,18 +267,15 @@ class _TestClassifier:
     pytest `test*` functions and `Test*` class methods in test files (test_*.py, *_test.py, or importing pytest)."""
 
     def __init__(self, tree: ast.Module, path: str) -> None:
+        self.tree = tree
         self.pytest_file = bool(_TEST_FILE.match(os.path.basename(path))) or _imports_pytest(tree)
-        self.testcase_classes: set[str] = set()
-        classes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
-        changed = True
-        while changed:  # TestCase subclasses, including through local base classes
-            changed = False
-            for cls in classes:
-                if cls.name not in self.testcase_classes and any(
-                    _base_name(b).endswith("TestCase") or _base_name(b) in self.testcase_classes for b in cls.bases
-                ):
-                    self.testcase_classes.add(cls.name)
-                    changed = True
+        self._testcase_classes: set[str] | None = None
+
+    @property
+    def testcase_classes(self) -> set[str]:
+        if self._testcase_classes is None:
+            self._testcase_classes = _testcase_classes(self.tree)
+        return self._testcase_classes
 
     def framework(self, found: fn.AstDef) -> str | None:
         if not found.node.name.startswith("test"):
@@ -285,6 +288,22 @@ class _TestClassifier:
         if cls is None or cls.name.startswith("Test"):
             return "pytest"
         return None
+
+
+def _testcase_classes(tree: ast.Module) -> set[str]:
+    """Names of classes deriving from a *TestCase class, directly or through classes of this module."""
+    found: set[str] = set()
+    classes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+    changed = True
+    while changed:
+        changed = False
+        for cls in classes:
+            if cls.name not in found and any(
+                _base_name(b).endswith("TestCase") or _base_name(b) in found for b in cls.bases
+            ):
+                found.add(cls.name)
+                changed = True
+    return found
 
 
 def _base_name(node: ast.expr) -> str:

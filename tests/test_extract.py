@@ -124,7 +124,7 @@ def test_referenced_names_imports_and_helpers():
         from typing import Dict, List
 
         SCALE = 3
-        OFFSET = SCALE + 1
+        OFFSET = SCALE + 1  # derived
 
 
         def helper(x):
@@ -329,3 +329,32 @@ def test_extract_file_unreadable(tmp_path):
     with pytest.raises(ExtractError) as info:
         ex.extract_file(tmp_path / "missing.py")
     assert info.value.reason == "unreadable"
+
+
+def test_trailing_comments_and_decorated_first_statement_stay_in_the_body():
+    source = src(
+        """
+        class A:
+            def m(self):
+                @wraps(self)
+                def inner():
+                    return 1
+                if inner:
+                    return inner
+                    # deeper trailing note
+                # body-level trailing note
+
+            # class-level comment, not part of m
+            x = 1
+        """
+    )
+    m = find_function(source, "A.m")
+    assert m.body == (
+        "    @wraps(self)\n"
+        "    def inner():\n"
+        "        return 1\n"
+        "    if inner:\n"
+        "        return inner\n"
+        "        # deeper trailing note\n"
+        "    # body-level trailing note\n"
+    )
