@@ -78,8 +78,8 @@ def write_plots(out_dir: Path, df, reasons: Mapping[str, int]) -> list[str]:
     written.append(f"{PLOTS_DIR}/lengths.png")
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    counts = df.groupby("source").size() if len(df) else {}
-    axes[0].bar(list(map(str, getattr(counts, "index", []))), list(getattr(counts, "values", [])), color="#6a9f58")
+    counts = df.groupby("source").size()
+    axes[0].bar([str(k) for k in counts.index], counts.tolist(), color="#6a9f58")
     axes[0].set_title("rows per source")
     top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:12]
     axes[1].barh([k for k, _ in top][::-1], [v for _, v in top][::-1], color="#d1615d")

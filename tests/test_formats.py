@@ -188,3 +188,19 @@ def test_a_problem_without_a_body_is_rejected_not_crashed():
     for name in ("standard", "docstring_last"):
         r = get_format(name)(p)
         assert isinstance(r, Reject) and r.reason == "no_body"
+
+
+def test_format_command_writes_the_chosen_variants_from_a_stage_folder(problems, tmp_path, capsys):
+    from codexsd.cli import main
+    from codexsd.stage import chunk, run_stage
+
+    stage_dir = tmp_path / "build" / "solvable"
+    run_stage("solvability", stage_dir, chunk(problems, 10), lambda items: items, progress=False)
+    out = tmp_path / "formatted"
+    assert main(["format", str(stage_dir), "-o", str(out), "--variants", "docstring_last", "--no-progress"]) == 0
+    assert not (out / "standard").exists()
+    stats = json.loads((out / "docstring_last" / "stats.json").read_text())
+    assert stats["items_in"] == len(problems) and stats["kept"] == len(problems) - 1
+    assert "| solvability |" in (out / "docstring_last" / "README.md").read_text()  # the card shows the stage before
+    assert "docstring_last: 25 in, 24 kept" in capsys.readouterr().err
+    assert main(["format", str(tmp_path / "missing"), "-o", str(out)]) == 2

@@ -85,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         sp = st.get("splits", {})
         print(f"{name}: {sp.get('train', 0)} train + {sp.get('validation', 0)} validation rows -> "
               f"{Path(result.out) / name} (card: README.md)", file=sys.stderr)
+    if any(st.get("kept", 0) == 0 for st in result.variants.values()):
+        print("warning: a variant is empty: no problem survived every stage (see the table above); "
+              "sample more (solvability.n_samples) or use a stronger model (solvability.model)", file=sys.stderr)
     print(f"finished in {time.monotonic() - started:.0f} s; summary in {Path(result.out) / 'summary.json'}", file=sys.stderr)
     print(scale_up_hint(), file=sys.stderr)
     return 0
