@@ -155,3 +155,20 @@ def test_templates_render_rows_and_name_missing_fields():
     assert pairs[0] == ("# test\n" + PAIRS[0][0], PAIRS[0][1])
     with pytest.raises(ValueError, match="lacks field 'docstring'"):
         render(_rows(), "{docstring}", "{target}")
+
+
+def test_a_gguf_base_model_is_dequantised_into_a_trainable_savable_model(tmp_path):
+    pytest.importorskip("gguf")
+    from codexsd.training.base_model import load_for_training
+    from tiny_models import build_tiny_gguf
+
+    hf_dir = build_tiny_causal_lm(tmp_path / "hf")
+    gguf_path = build_tiny_gguf(hf_dir, tmp_path / "tiny.gguf")
+    model, tok = load_for_training(f"gguf:{gguf_path}")
+    reference = transformers.AutoModelForCausalLM.from_pretrained(hf_dir)
+    ids = torch.tensor([tok("def f(x):\n    return x + 1\n")["input_ids"]])
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids).logits, reference(ids).logits, atol=1e-4, rtol=1e-4)
+    assert all(p.dtype == torch.float32 and p.requires_grad for p in model.parameters())
+    model.save_pretrained(tmp_path / "out")  # a quantised model would refuse
+    assert transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "out") is not None

@@ -56,9 +56,33 @@ def load_for_training(spec: str):
         require("gguf")
     log.info("loading base model %s%s", location, f" ({gguf_file}, dequantised)" if gguf_file else "")
     tokenizer = transformers.AutoTokenizer.from_pretrained(location, **kwargs)
+    if gguf_file and hasattr(transformers, "GgufConfig"):
+        # transformers >= 5 keeps GGUF weights packed unless told to unpack them into dense tensors
+        kwargs["quantization_config"] = transformers.GgufConfig(gguf_file=gguf_file, dequantize=True)
     model = transformers.AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, **kwargs)
+    if gguf_file:
+        _forget_gguf_origin(model)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
+
+
+def _forget_gguf_origin(model) -> None:
+    """A dequantised GGUF model is an ordinary dense model: drop the quantizer so it trains and saves."""
+    torch = require("torch")
+    for name, module in model.named_modules():
+        if type(module).__name__.startswith("Gguf"):
+            raise RuntimeError(f"{name} is still a packed GGUF layer after dequantisation ({type(module).__name__})")
+    for name, param in model.named_parameters():
+        if not param.dtype.is_floating_point:
+            raise RuntimeError(f"{name} is not a float tensor after dequantisation ({param.dtype})")
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer = None
+    for attr in ("is_quantized", "_is_quantized_training_enabled"):
+        if getattr(model, attr, False):
+            setattr(model, attr, False)
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.to(torch.float32)
