@@ -42,7 +42,8 @@ class OpenAICompletionsSampler(Sampler):
     chat prompt when `chat_template` (the model's Jinja template text) is given."""
 
     def __init__(self, base_url: str, model: str = "", *, api_key: str | None = None, concurrency: int = 8,
-                 timeout: float = 600.0, chat_template: str | None = None, special_tokens: dict[str, str] | None = None):
+                 timeout: float = 600.0, chat_template: str | None = None, special_tokens: dict[str, str] | None = None,
+                 extra_body: dict[str, Any] | None = None):
         self.url = completions_url(base_url)
         self.model = model
         self.spec = f"openai:{base_url}#{model}"
@@ -51,6 +52,8 @@ class OpenAICompletionsSampler(Sampler):
         self.timeout = timeout
         self.chat_template = chat_template
         self.special_tokens = special_tokens or {}
+        # server-specific fields, e.g. {"top_k": 0, "min_p": 0.0} so llama.cpp's server samples pure nucleus
+        self.extra_body = extra_body or {}
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         data = json.dumps(body).encode()
@@ -81,7 +84,7 @@ class OpenAICompletionsSampler(Sampler):
         body = {
             "model": self.model, "prompt": prompt, "n": 1, "max_tokens": params.max_new_tokens,
             "temperature": params.temperature, "top_p": params.top_p, "seed": seed, "logprobs": 1,
-            "stop": list(stop)[:MAX_SERVER_STOPS],
+            "stop": list(stop)[:MAX_SERVER_STOPS], **self.extra_body,
         }
         choice = self._post(body)["choices"][0]
         text, stopped = truncate_at_stop(choice.get("text", ""), stop)
