@@ -18,9 +18,13 @@ PROMPTS = ["def add(a, b):\n", "import os\n"]
 
 
 @pytest.fixture(scope="module")
-def sampler(tmp_path_factory):
-    path = build_tiny_causal_lm(tmp_path_factory.mktemp("tiny") / "llama", arch="llama")
-    return load_sampler(f"vllm:{path}", gpu_memory_utilization=0.3, max_model_len=512)
+def tiny(tmp_path_factory):
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny") / "llama", arch="llama")
+
+
+@pytest.fixture(scope="module")
+def sampler(tiny):
+    return load_sampler(f"vllm:{tiny}", dtype="float32", gpu_memory_utilization=0.3, max_model_len=512)
 
 
 def test_vllm_samples_are_seeded_cut_at_stops_and_carry_logprobs(sampler):
@@ -33,7 +37,7 @@ def test_vllm_samples_are_seeded_cut_at_stops_and_carry_logprobs(sampler):
         assert c.n_tokens == 0 or c.logprob_sum < 0
 
 
-def test_vllm_greedy_matches_transformers(sampler, tmp_path_factory):
-    hf = load_sampler(f"hf:{sampler.llm.llm_engine.model_config.model}", dtype="float32")
+def test_vllm_greedy_matches_transformers(sampler, tiny):
+    hf = load_sampler(f"hf:{tiny}", dtype="float32")
     greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=8, stop=())
     assert [r[0].text for r in sampler.sample(PROMPTS, greedy)] == [r[0].text for r in hf.sample(PROMPTS, greedy)]
