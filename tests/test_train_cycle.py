@@ -45,9 +45,9 @@ def tiny(tmp_path_factory):
 
 
 def _config(cls, tiny, data_dir, out, **kw):
-    base = dict(model=str(tiny), data=str(data_dir), output_dir=str(out), max_steps=6, batch_size=4,
+    base = dict(model=str(tiny), data=str(data_dir), output_dir=str(out), max_steps=4, batch_size=2,
                 learning_rate=1e-3, max_length=384, eval_every_steps=2, logging_steps=1, early_stopping_patience=0,
-                save_total_limit=5)
+                save_total_limit=5, max_train_examples=8, max_eval_examples=4)
     base.update(kw)
     return cls(**base)
 
@@ -68,19 +68,19 @@ def _weights(folder):
 
 def test_s_interrupted_and_resumed_matches_an_uninterrupted_run(tiny, data, tmp_path):
     straight = train_s.train(_config(train_s.SConfig, tiny, data / "standard", tmp_path / "straight"))
-    assert straight.global_step == 6 and straight.resumed_from is None
+    assert straight.global_step == 4 and straight.resumed_from is None
     stats = json.loads((tmp_path / "straight" / "codexsd_training.json").read_text())["data"]["train"]
     assert straight.train_examples == stats["kept"] > 0 and straight.eval_examples > 0
-    assert stats["kept"] + stats["dropped_too_long"] + stats["dropped_empty_target"] == 32
+    assert stats["kept"] + stats["dropped_too_long"] + stats["dropped_empty_target"] == 8
 
     cfg = _config(train_s.SConfig, tiny, data / "standard", tmp_path / "resumed")
     with pytest.raises(KeyboardInterrupt):
-        train_s.train(cfg, callbacks=[InterruptAt(5)])
-    assert (tmp_path / "resumed" / "checkpoint-4").is_dir()
+        train_s.train(cfg, callbacks=[InterruptAt(3)])
+    assert (tmp_path / "resumed" / "checkpoint-2").is_dir()
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
     resumed = train_s.train(cfg)
-    assert resumed.resumed_from.endswith("checkpoint-4")
-    assert resumed.global_step == 6
+    assert resumed.resumed_from.endswith("checkpoint-2")
+    assert resumed.global_step == 4
 
     a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
     for name in a:
@@ -91,11 +91,11 @@ def test_s_interrupted_and_resumed_matches_an_uninterrupted_run(tiny, data, tmp_
 
 def test_early_stopping_when_eval_loss_plateaus(tiny, data, tmp_path):
     # learning rate 0: the eval loss cannot improve, so training stops after `patience` evaluations
-    cfg = _config(train_s.SConfig, tiny, data / "standard", tmp_path / "flat", learning_rate=0.0, max_steps=20,
-                  eval_every_steps=1, early_stopping_patience=2)
+    cfg = _config(train_s.SConfig, tiny, data / "standard", tmp_path / "flat", learning_rate=0.0, max_steps=10,
+                  eval_every_steps=1, early_stopping_patience=1)
     result = train_s.train(cfg)
     assert result.stopped_early
-    assert result.global_step < 20
+    assert result.global_step < 10
 
 
 def test_both_variants_produce_folders_the_sampler_loads(tiny, data, tmp_path):
@@ -125,3 +125,18 @@ def test_config_errors_are_clear(tiny, tmp_path):
     with pytest.raises(FileNotFoundError):
         train_s.train(_config(train_s.SConfig, tiny, tmp_path / "missing", tmp_path / "x"))
     assert dataclasses.asdict(train_d.DConfig())["data"].endswith("docstring_last")
+
+
+def test_train_command_reads_yaml_then_flags(tiny, data, tmp_path, capsys):
+    from codexsd.cli import main
+
+    (tmp_path / "d.yaml").write_text("batch_size: 2\nmax_train_examples: 4\nmax_eval_examples: 2\nmax_steps: 9\n")
+    out = tmp_path / "d"
+    assert main(["train", "d", "--config", str(tmp_path / "d.yaml"), "--data", str(data / "docstring_last"),
+                 "--model", str(tiny), "-o", str(out), "--max-steps", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["global_step"] == 1
+    config = json.loads((out / "codexsd_training.json").read_text())["config"]
+    assert config["batch_size"] == 2 and config["max_steps"] == 1 and config["max_train_examples"] == 4
+    assert (out / "model.safetensors").exists()
+    (tmp_path / "bad.yaml").write_text("batch_sise: 2\n")
+    assert main(["train", "s", "--config", str(tmp_path / "bad.yaml"), "--data", str(data / "standard")]) == 2

@@ -7,6 +7,7 @@ Multi-GPU: `torchrun --nproc_per_node N -m codexsd.cli train s ...` or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -55,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if args.no_resume:
         flags["resume"] = False
     config = load_config(Config, args.config, flags)
-    result = train(config)
+    # transformers' progress callback writes its log lines to stdout; they are diagnostics
+    with contextlib.redirect_stdout(sys.stderr):
+        result = train(config)
     print(json.dumps(dataclasses.asdict(result), indent=2))
     print(f"codexsd train {args.variant}: model saved to {result.output_dir}", file=sys.stderr)
     return 0
