@@ -122,9 +122,16 @@ def load_humaneval(path: str | os.PathLike | None = None) -> list[BenchmarkItem]
     path = Path(path) if path else default_humaneval_path()
     items = []
     for row in _read_rows(path):
+        _require_fields(path, row, ("task_id", "prompt", "canonical_solution"))
         text, code = split_text_code(row["prompt"] + row["canonical_solution"])
         items.append(BenchmarkItem(row["task_id"], text, code))
     return items
+
+
+def _require_fields(path: Path, row: dict, fields: tuple[str, ...]) -> None:
+    missing = [f for f in fields if f not in row]
+    if missing:
+        raise ValueError(f"{path}: a row lacks {missing}; is this the right benchmark file? (row: {str(row)[:120]})")
 
 
 def load_mbpp(path: str | os.PathLike, task_ids: tuple[int, int] = (1, 600)) -> list[BenchmarkItem]:
@@ -135,6 +142,7 @@ def load_mbpp(path: str | os.PathLike, task_ids: tuple[int, int] = (1, 600)) -> 
     lo, hi = task_ids
     items = []
     for row in _read_rows(path):
+        _require_fields(path, row, ("task_id", "code"))
         if not lo <= int(row["task_id"]) <= hi:
             continue
         statement = row.get("text") or row.get("prompt") or ""

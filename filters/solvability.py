@@ -146,6 +146,11 @@ class SolvabilityFilter:
             raise ValueError(f"shard {items[0]['shard']} repeats task ids; run dedup first")
         slog = SampleLog(self.samples_dir / f"shard-{int(items[0]['shard']):05d}.jsonl", self.cfg.n_samples)
         slog.load(states)
+        for st in states.values():  # a round cut short by a torn write is drawn again whole
+            partial = len(st.completions) % self.cfg.round_size
+            if partial and len(st.completions) < self.cfg.n_samples:
+                del st.completions[-partial:]
+                del st.passed[len(st.completions):]
         self._draw_and_judge(list(states.values()), slog)
         self._reverify(list(states.values()), slog)
         for p in problems:

@@ -201,3 +201,21 @@ def test_real_tiny_model_end_to_end(tmp_path, sandbox):
         assert (tid in kept) == any(outcomes[k] == "passed" for k in outcomes if k[0] == tid)
     settings = json.loads(next((tmp_path / "out" / "samples").glob("*/settings.json")).read_text())
     assert settings["model"].startswith("hf:") and settings["round_size"] == 2
+
+
+def test_a_torn_log_is_repaired_on_resume(validated, tmp_path, sandbox):
+    """A run killed mid-write leaves a half line and a partial round: both are dropped and redrawn."""
+    in_dir, problems = validated
+    cfg = _cfg(full=True, n_samples=10)
+    solvability_stage(in_dir, tmp_path / "ref", cfg, ReplaySampler(_pools(problems)), sandbox, progress=False)
+    solvability_stage(in_dir, tmp_path / "out", cfg, ReplaySampler(_pools(problems)), sandbox, progress=False)
+    log = next((tmp_path / "out" / "samples").glob("*/shard-00000.jsonl"))
+    lines = log.read_text().splitlines(keepends=True)
+    first_outcome = next(i for i, line in enumerate(lines) if '"outcome"' in line)
+    log.write_text("".join(lines[: first_outcome - 2]) + lines[first_outcome - 2][:20])  # 2 samples short + a torn line
+    for marker in (tmp_path / "out").glob(".done-*"):
+        marker.unlink()
+    resumed = ReplaySampler(_pools(problems))
+    solvability_stage(in_dir, tmp_path / "out", cfg, resumed, sandbox, progress=False)
+    assert _outputs(tmp_path / "out") == _outputs(tmp_path / "ref")
+    assert 0 < resumed.drawn < 10 * len(problems)
