@@ -6,8 +6,10 @@ The matmul speed is measured here, side by side with the runs, with torch float3
 "peak" from a 1024^3 GEMM (the fraction printed is against this bound), and
 "shaped" from GEMMs at the shapes of one decode step of this model at that batch size
 (rows = batch; 576 x 1536 and 576 x 49152), which at small batches are memory-bound.
-Each backend samples `batch` distinct HumanEval prompts (n=1, no stop sequences, a
-fixed number of new tokens) and is timed end to end, prompt evaluation included.
+Each backend is loaded once, then samples `batch` distinct HumanEval prompts per call
+(n=1, no stop sequences, at most --new-tokens new tokens; EOS may end a row early) and
+is timed end to end, prompt evaluation included. Plain completion prompts (chat=False),
+so the model continues the code rather than closing its answer early.
 
     python benchmarks/sampling_throughput.py [--batches 1 8 32 64] [--new-tokens 64]
 """
@@ -71,14 +73,12 @@ def parameter_count(gguf_path: Path) -> int:
     return int(sum(int(t.n_elements) for t in GGUFReader(str(gguf_path)).tensors))
 
 
-def run_backend(spec: str, batch: int, new_tokens: int, **kw) -> tuple[float, int]:
-    with load_sampler(spec, **kw) as sampler:
-        prompts = humaneval_prompts(batch)
-        params = SamplingParams(n=1, temperature=0.8, max_new_tokens=new_tokens, stop=(), seed=0)
-        sampler.sample(prompts[:1], SamplingParams(n=1, max_new_tokens=2, stop=()))  # warm-up
-        start = time.perf_counter()
-        result = sampler.sample(prompts, params)
-        elapsed = time.perf_counter() - start
+def time_batch(sampler, batch: int, new_tokens: int) -> tuple[float, int]:
+    prompts = humaneval_prompts(batch)
+    params = SamplingParams(n=1, temperature=0.8, max_new_tokens=new_tokens, stop=(), seed=0)
+    start = time.perf_counter()
+    result = sampler.sample(prompts, params)
+    elapsed = time.perf_counter() - start
     return elapsed, sum(c.n_tokens for row in result for c in row)
 
 
@@ -93,21 +93,26 @@ def main() -> int:
 
     model = default_model_path()
     params = parameter_count(model)
-    print(f"model: {model.name}  parameters: {params / 1e6:.1f}M  cpu threads: {torch.get_num_threads()}")
+    print(f"model: {model.name}  parameters: {params / 1e6:.1f}M  torch threads: {torch.get_num_threads()}  "
+          f"llama.cpp threads: {max(1, (os.cpu_count() or 2) // 2)}  load average: {os.getloadavg()[0]:.1f}")
     peak = peak_matmul_flops()
     peak_bound = peak / (2 * params)
     print(f"peak float32 matmul: {peak / 1e9:.1f} GFLOP/s -> bound {peak_bound:.1f} generated tokens/s")
     print(f"{'backend':<24}{'batch':>6}{'tokens':>8}{'seconds':>9}{'tok/s':>9}"
           f"{'of peak bound':>15}{'shaped bound':>14}{'of shaped':>11}")
     for backend in args.backends:
-        for batch in args.batches:
-            kw = {"batch_size": batch} if backend == "gguf" else {"batch_size": batch, "device": "cpu"}
-            elapsed, tokens = run_backend(f"{backend}:default", batch, args.new_tokens, **kw)
-            shaped = matmul_flops(batch) / (2 * params)
-            rate = tokens / elapsed
-            name = "llama.cpp (gguf)" if backend == "gguf" else "transformers (hf-gguf)"
-            print(f"{name:<24}{batch:>6}{tokens:>8}{elapsed:>9.2f}{rate:>9.1f}"
-                  f"{rate / peak_bound:>15.3f}{shaped:>14.1f}{rate / shaped:>11.3f}", flush=True)
+        name = "llama.cpp (gguf)" if backend == "gguf" else "transformers (hf-gguf)"
+        kw = {"batch_size": max(args.batches), "chat": False}
+        if backend == "hf-gguf":
+            kw["device"] = "cpu"
+        with load_sampler(f"{backend}:default", **kw) as sampler:
+            sampler.sample(humaneval_prompts(1), SamplingParams(n=1, max_new_tokens=2, stop=()))  # warm-up
+            for batch in args.batches:
+                elapsed, tokens = time_batch(sampler, batch, args.new_tokens)
+                shaped = matmul_flops(batch) / (2 * params)
+                rate = tokens / elapsed
+                print(f"{name:<24}{batch:>6}{tokens:>8}{elapsed:>9.2f}{rate:>9.1f}"
+                      f"{rate / peak_bound:>15.3f}{shaped:>14.1f}{rate / shaped:>11.3f}", flush=True)
     return 0
 
 

@@ -90,7 +90,9 @@ class LlamaCppSampler(Sampler):
         self.spec = f"gguf:{model_path}"
         self.batch_size = batch_size
         self.ctx_tokens = ctx_tokens
-        threads = n_threads or os.cpu_count() or 1
+        # llama-cpp-python's own default (physical cores): llama.cpp's spinning thread barrier
+        # slows down several-fold when its threads outnumber the free cores.
+        threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
         self.llm = self.llama_cpp.Llama(model_path=str(model_path), n_ctx=256, n_threads=threads,
                                         n_threads_batch=threads, n_gpu_layers=n_gpu_layers, verbose=False)
         self.n_vocab = self.llm.n_vocab()
