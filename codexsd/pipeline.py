@@ -80,7 +80,7 @@ class ValidateConfig:
 class BuildConfig:
     out: str = "out"
     sandbox: str = ""  # sandbox backend ('' = CODEXSD_SANDBOX or auto)
-    workers: int = 1
+    workers: int = 1  # validation shards in parallel processes (collectors have their own `workers`)
     shard_size: int = 25  # problems per shard after collection
     sources: SourcesConfig = field(default_factory=SourcesConfig)
     ci: CIConfig = field(default_factory=lambda: CIConfig(test_modules=list(DEFAULT_STDLIB_MODULES), require_docstring=True))
@@ -213,8 +213,10 @@ def _validate(cfg: BuildConfig, out: Path, sandbox, progress: bool) -> StageStat
     from filters.validate import STAGE, ValidateShard
 
     v = cfg.validate
-    fn = ValidateShard(runs=v.runs, backend=sandbox.name, timeout=v.timeout, memory_mb=v.memory_mb, sandbox=sandbox)
-    return run_stage(STAGE, out / "validated", read_shards(out / "raw"), fn, params=fn.params(), progress=progress)
+    shared = sandbox if cfg.workers <= 1 else None  # worker processes open their own
+    fn = ValidateShard(runs=v.runs, backend=sandbox.name, timeout=v.timeout, memory_mb=v.memory_mb, sandbox=shared)
+    return run_stage(STAGE, out / "validated", read_shards(out / "raw"), fn, params=fn.params(), workers=cfg.workers,
+                     progress=progress)
 
 
 def _dedup(cfg: BuildConfig, out: Path, progress: bool) -> StageStats:
