@@ -95,22 +95,24 @@ def _ast_blocks(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
 def ast_defs(module: ast.Module) -> list[AstDef]:
     """Every function definition, nested ones included, with its `__qualname__`."""
     out: list[AstDef] = []
-
-    def walk(body: list[ast.stmt], prefix: str, class_node, scope, top: int | None) -> None:
-        for i, stmt in enumerate(body):
-            t = i if top is None else top
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                qual = prefix + stmt.name
-                out.append(AstDef(stmt, qual, class_node, t, scope))
-                walk(stmt.body, qual + ".<locals>.", None, stmt, t)
-            elif isinstance(stmt, ast.ClassDef):
-                walk(stmt.body, prefix + stmt.name + ".", stmt, stmt, t)
-            else:
-                for block in _ast_blocks(stmt):
-                    walk(block, prefix, class_node, scope, t)
-
-    walk(module.body, "", None, module, None)
+    _walk_ast(module.body, "", None, module, None, out)
     return out
+
+
+# Walks are module-level functions, not recursive closures: a closure that calls itself is a
+# reference cycle, and it would keep a whole file's trees alive until the cyclic GC runs.
+def _walk_ast(body: list[ast.stmt], prefix: str, class_node, scope, top: int | None, out: list[AstDef]) -> None:
+    for i, stmt in enumerate(body):
+        t = i if top is None else top
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            qual = prefix + stmt.name
+            out.append(AstDef(stmt, qual, class_node, t, scope))
+            _walk_ast(stmt.body, qual + ".<locals>.", None, stmt, t, out)
+        elif isinstance(stmt, ast.ClassDef):
+            _walk_ast(stmt.body, prefix + stmt.name + ".", stmt, stmt, t, out)
+        else:
+            for block in _ast_blocks(stmt):
+                _walk_ast(block, prefix, class_node, scope, t, out)
 
 
 def _cst_suite_statements(suite: cst.BaseSuite) -> list[cst.BaseStatement]:
@@ -148,20 +150,20 @@ def _cst_blocks(stmt: cst.BaseStatement) -> Iterator[cst.BaseSuite]:
 def cst_defs(module: cst.Module) -> list[cst.FunctionDef]:
     """Every `FunctionDef` in source order (the order of `ast_defs`)."""
     out: list[cst.FunctionDef] = []
-
-    def walk(statements) -> None:
-        for stmt in statements:
-            if isinstance(stmt, cst.FunctionDef):
-                out.append(stmt)
-                walk(_cst_suite_statements(stmt.body))
-            elif isinstance(stmt, cst.ClassDef):
-                walk(_cst_suite_statements(stmt.body))
-            elif not isinstance(stmt, cst.SimpleStatementLine):
-                for suite in _cst_blocks(stmt):
-                    walk(_cst_suite_statements(suite))
-
-    walk(module.body)
+    _walk_cst(module.body, out)
     return out
+
+
+def _walk_cst(statements, out: list[cst.FunctionDef]) -> None:
+    for stmt in statements:
+        if isinstance(stmt, cst.FunctionDef):
+            out.append(stmt)
+            _walk_cst(_cst_suite_statements(stmt.body), out)
+        elif isinstance(stmt, cst.ClassDef):
+            _walk_cst(_cst_suite_statements(stmt.body), out)
+        elif not isinstance(stmt, cst.SimpleStatementLine):
+            for suite in _cst_blocks(stmt):
+                _walk_cst(_cst_suite_statements(suite), out)
 
 
 # --- pieces of one function ----------------------------------------------------------------

@@ -358,3 +358,22 @@ def test_trailing_comments_and_decorated_first_statement_stay_in_the_body():
         "        # deeper trailing note\n"
         "    # body-level trailing note\n"
     )
+
+
+def test_extraction_leaves_no_reference_cycles():
+    """extract_source pauses the cyclic GC, which is only safe if refcounting frees everything it builds."""
+    import gc
+
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        extract_source(MODULE, "box.py")
+        extract_source(PYTEST_FILE, "test_math.py")
+        with pytest.raises(ExtractError):
+            extract_source("def f(:\n", "bad.py")
+        gc.collect()
+        leaked = [type(o).__name__ for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert leaked == []
