@@ -42,8 +42,9 @@ _STAGE_DATA = ("data-", "rejects-")
 _METADATA = {"state.json"}  # datasets' save_to_disk bookkeeping (fingerprints), not data
 
 # The embedded default is sized to finish in minutes on a laptop; SCALE_UP says what to raise.
-# Stdlib test modules whose traced functions are short and documented, so that even the bundled
-# 135M model solves a few of them: a demo-sized default. `ci.test_modules: []` with `ci.max_modules`
+# Stdlib test modules whose traced functions are short and documented (calendar.isleap,
+# shlex.join, string.capwords, textwrap.fill ...), the kind the bundled 135M model has a chance
+# at: a demo-sized default. `ci.test_modules: []` with `ci.max_modules`
 # picks a seeded sample of all fast modules instead.
 DEFAULT_STDLIB_MODULES = ("test_calendar", "test_shlex", "test_string", "test_textwrap", "test_fnmatch", "test_html")
 DEFAULT_SAMPLES = 8
