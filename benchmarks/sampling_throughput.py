@@ -8,7 +8,8 @@ The matmul speed is measured here, side by side with the runs, with torch float3
 (rows = batch; 576 x 1536 and 576 x 49152), which at small batches are memory-bound.
 Each backend is loaded once, then samples `batch` distinct HumanEval prompts per call
 (n=1, no stop sequences, at most --new-tokens new tokens; EOS may end a row early) and
-is timed end to end, prompt evaluation included. Plain completion prompts (chat=False),
+is timed end to end, prompt evaluation included ("tok/s"), and again with the time of a
+prompt-evaluation-plus-one-token run subtracted ("decode tok/s"). Plain completion prompts (chat=False),
 so the model continues the code rather than closing its answer early.
 
     python benchmarks/sampling_throughput.py [--batches 1 8 32 64] [--new-tokens 64]
@@ -73,13 +74,16 @@ def parameter_count(gguf_path: Path) -> int:
     return int(sum(int(t.n_elements) for t in GGUFReader(str(gguf_path)).tensors))
 
 
-def time_batch(sampler, batch: int, new_tokens: int) -> tuple[float, int]:
+def time_batch(sampler, batch: int, new_tokens: int) -> tuple[float, float, int]:
+    """(seconds for prompt evaluation + 1 token, seconds for the whole run, tokens generated)."""
     prompts = humaneval_prompts(batch)
-    params = SamplingParams(n=1, temperature=0.8, max_new_tokens=new_tokens, stop=(), seed=0)
     start = time.perf_counter()
-    result = sampler.sample(prompts, params)
+    sampler.sample(prompts, SamplingParams(n=1, max_new_tokens=1, stop=(), seed=0))
+    prefill = time.perf_counter() - start
+    start = time.perf_counter()
+    result = sampler.sample(prompts, SamplingParams(n=1, temperature=0.8, max_new_tokens=new_tokens, stop=(), seed=0))
     elapsed = time.perf_counter() - start
-    return elapsed, sum(c.n_tokens for row in result for c in row)
+    return prefill, elapsed, sum(c.n_tokens for row in result for c in row)
 
 
 def main() -> int:
@@ -98,8 +102,8 @@ def main() -> int:
     peak = peak_matmul_flops()
     peak_bound = peak / (2 * params)
     print(f"peak float32 matmul: {peak / 1e9:.1f} GFLOP/s -> bound {peak_bound:.1f} generated tokens/s")
-    print(f"{'backend':<24}{'batch':>6}{'tokens':>8}{'seconds':>9}{'tok/s':>9}"
-          f"{'of peak bound':>15}{'shaped bound':>14}{'of shaped':>11}")
+    print(f"{'backend':<24}{'batch':>6}{'tokens':>8}{'seconds':>9}{'tok/s':>8}{'of bound':>10}"
+          f"{'decode tok/s':>14}{'of bound':>10}{'shaped bound':>14}{'decode of shaped':>18}")
     for backend in args.backends:
         name = "llama.cpp (gguf)" if backend == "gguf" else "transformers (hf-gguf)"
         kw = {"batch_size": max(args.batches), "chat": False}
@@ -108,11 +112,12 @@ def main() -> int:
         with load_sampler(f"{backend}:default", **kw) as sampler:
             sampler.sample(humaneval_prompts(1), SamplingParams(n=1, max_new_tokens=2, stop=()))  # warm-up
             for batch in args.batches:
-                elapsed, tokens = time_batch(sampler, batch, args.new_tokens)
+                prefill, elapsed, tokens = time_batch(sampler, batch, args.new_tokens)
                 shaped = matmul_flops(batch) / (2 * params)
                 rate = tokens / elapsed
-                print(f"{name:<24}{batch:>6}{tokens:>8}{elapsed:>9.2f}{rate:>9.1f}"
-                      f"{rate / peak_bound:>15.3f}{shaped:>14.1f}{rate / shaped:>11.3f}", flush=True)
+                decode = max(tokens - batch, 0) / max(elapsed - prefill, 1e-9)  # tokens after the first, per second
+                print(f"{name:<24}{batch:>6}{tokens:>8}{elapsed:>9.2f}{rate:>8.1f}{rate / peak_bound:>10.3f}"
+                      f"{decode:>14.1f}{decode / peak_bound:>10.3f}{shaped:>14.1f}{decode / shaped:>18.3f}", flush=True)
     return 0
 
 
