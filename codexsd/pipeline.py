@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from codexsd.config import load_config
-from codexsd.record import write_jsonl
+from codexsd.record import Reject
 from codexsd.stage import StageStats, chunk, read_shards, run_stage, write_stats
 from curation.ci.config import CIConfig
 from curation.competitive.config import CompetitiveConfig
@@ -83,6 +83,7 @@ class BuildConfig:
     sandbox: str = ""  # sandbox backend ('' = CODEXSD_SANDBOX or auto)
     workers: int = 1  # validation shards in parallel processes (collectors have their own `workers`)
     shard_size: int = 25  # problems per shard after collection
+    max_prompt_chars: int = 8000  # longer prompts (huge contexts) are rejected at collection; 0 = no limit
     sources: SourcesConfig = field(default_factory=SourcesConfig)
     ci: CIConfig = field(default_factory=lambda: CIConfig(test_modules=list(DEFAULT_STDLIB_MODULES), require_docstring=True))
     competitive: CompetitiveConfig = field(default_factory=CompetitiveConfig)
@@ -194,20 +195,35 @@ def collect(cfg: BuildConfig, raw: Path, sandbox, progress: bool = True) -> Stag
     if not parts:
         raise ValueError("no source to collect from: set sources.ci: true or give sources.competitive files")
     problems = [p for shard in shards for p in shard]
-    run_stage("collect.merge", raw, chunk(problems, cfg.shard_size), _keep_all, params=cfg.shard_size, progress=False)
-    total = StageStats(stage="collect", shards=sum(s.shards for s in parts))
-    for s in parts:
-        total.items_in += s.items_in
-        total.kept += s.kept
+    merged = run_stage("collect.merge", raw, chunk(problems, cfg.shard_size), PromptFits(cfg.max_prompt_chars),
+                       params={"shard_size": cfg.shard_size, "max_prompt_chars": cfg.max_prompt_chars}, progress=False)
+    # items in: what the collectors read; rejected: theirs plus the prompts too long; kept: what raw/ holds
+    total = StageStats(stage="collect", shards=merged.shards, kept=merged.kept)
+    for s in [*parts, merged]:
+        total.items_in += s.items_in if s is not merged else 0
         total.rejected += s.rejected
         for reason, n in s.reasons.items():
             total.reasons[reason] = total.reasons.get(reason, 0) + n
-    write_stats(raw, total.to_dict())  # the collectors' account, not the merge's (which keeps everything)
+    write_stats(raw, total.to_dict())  # the whole collection's account, not only the merge's
     return total
 
 
-def _keep_all(items):
-    return items
+@dataclass(frozen=True)
+class PromptFits:
+    """Keep problems whose prompt has at most `max_chars` characters (0: no limit).
+
+    A traced function can drag a huge context along (locale.getlocale brings its 40 kB alias
+    table); such a prompt does not fit a small model's context, nor a training sequence.
+    """
+
+    max_chars: int
+
+    def __call__(self, items):
+        for p in items:
+            if self.max_chars and len(p.prompt) > self.max_chars:
+                yield Reject(p.task_id, "collect", "prompt_too_long", f"{len(p.prompt)} > {self.max_chars} characters")
+            else:
+                yield p
 
 
 def _validate(cfg: BuildConfig, out: Path, sandbox, progress: bool) -> StageStats:

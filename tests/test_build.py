@@ -163,6 +163,17 @@ def test_killed_builds_resume_to_the_same_output(sources, uninterrupted, tmp_pat
         assert (out / v / "README.md").exists() and (out / v / "dataset" / "dataset_dict.json").exists()
 
 
+def test_collection_rejects_prompts_longer_than_the_limit():
+    from codexsd.pipeline import PromptFits
+    from codexsd.record import Problem, Reject
+
+    short = Problem("ci/a", "def a():\n", "    return 1\n", "", "a")
+    long = Problem("ci/b", "X = 1\n" * 100 + "def b():\n", "    return 1\n", "", "b")
+    out = list(PromptFits(200)([short, long]))
+    assert out[0] is short and isinstance(out[1], Reject) and out[1].reason == "prompt_too_long"
+    assert list(PromptFits(0)([long])) == [long]
+
+
 def test_settings_flow_defaults_then_yaml_then_flags(tmp_path):
     from codexsd.config import ConfigError
     from codexsd.pipeline import load_build_config
