@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # minutes on a laptop; far longer on a busy 2-core CI box
 def test_default_build_writes_both_variants_and_their_cards(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-m", "codexsd.cli", "build", "--no-progress"], cwd=tmp_path, env=env,
