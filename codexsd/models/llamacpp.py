@@ -2,9 +2,12 @@
 
 llama-cpp-python's high-level `Llama` decodes one sequence at a time, which leaves
 most of a CPU's matmul throughput unused. Here many sequences share one llama.cpp
-context (a unified KV cache, one sequence id per row) and every decode step feeds
-one token per live row. The n samples of a prompt share its KV cells: the prompt is
-evaluated once and its cells are tagged with the other rows' sequence ids.
+context and every decode step feeds one token per live row. Each row has its own KV
+stream (`kv_unified=False`): with one unified cache every row's attention spans every
+row's cells, so a step costs batch x all cells (batch^2) and batch 64 ran slower than
+batch 1. The context is sized to the rows at hand (per-row cells rounded up, rebuilt
+only when a longer row comes). A prompt is evaluated once; the other rows sampling it
+get a copy of its stream.
 
 Sampling happens here, in numpy, not in llama.cpp's sampler chain, so that every row
 draws from its own seeded generator (reproducible, independent of batching) and the
@@ -29,7 +32,8 @@ from codexsd.models.text import (
 
 log = logging.getLogger(__name__)
 
-NUCLEUS_CANDIDATES = 256  # top tokens tried first for top-p; the full sort is the fallback
+NUCLEUS_CANDIDATES = 256
+ROW_CTX_STEP = 256  # per-row KV cells are allocated in multiples of this  # top tokens tried first for top-p; the full sort is the fallback
 STOP_CHECK_TOKENS = 16
 
 
@@ -80,21 +84,24 @@ class _Row:
 
 
 class LlamaCppSampler(Sampler):
-    """Samples from a GGUF model with llama.cpp. `batch_size` rows decode together within a KV
-    cache of `ctx_tokens` tokens; `chat=None` means: chat prompt when the GGUF has a chat template."""
+    """Samples from a GGUF model with llama.cpp. `batch_size` rows decode together, one
+    KV stream each, of at most `ctx_tokens` tokens; `chat=None` means: chat prompt when the GGUF has a chat template."""
 
-    def __init__(self, model_path: str | Path, *, batch_size: int = 32, ctx_tokens: int = 16384,
+    def __init__(self, model_path: str | Path, *, batch_size: int = 32, ctx_tokens: int = 8192,
                  n_threads: int | None = None, chat: bool | None = None, n_gpu_layers: int = 0):
+        """`ctx_tokens`: the most tokens (prompt + completion) one row may hold. The KV cache holds
+        batch_size rows of just the length the current rows need, so memory follows the prompts."""
         self.llama_cpp = require("llama_cpp")
         self.np = require("numpy")
         self.spec = f"gguf:{model_path}"
+        self.model_path = model_path
         self.batch_size = batch_size
         self.ctx_tokens = ctx_tokens
         # llama-cpp-python's own default (physical cores): llama.cpp's spinning thread barrier
         # slows down several-fold when its threads outnumber the free cores.
-        threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
-        self.llm = self.llama_cpp.Llama(model_path=str(model_path), n_ctx=256, n_threads=threads,
-                                        n_threads_batch=threads, n_gpu_layers=n_gpu_layers, verbose=False)
+        self.threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
+        self.llm = self.llama_cpp.Llama(model_path=str(model_path), n_ctx=256, n_threads=self.threads,
+                                        n_threads_batch=self.threads, n_gpu_layers=n_gpu_layers, verbose=False)
         self.n_vocab = self.llm.n_vocab()
         self.vocab = self.llm._model.vocab
         template = self.llm.metadata.get("tokenizer.chat_template")
@@ -102,27 +109,40 @@ class LlamaCppSampler(Sampler):
         self.chat = bool(template) if chat is None else chat
         if self.chat and not template:
             raise ValueError(f"{self.spec}: chat=True but the GGUF has no chat template")
+        self.ctx = None
+        self.row_ctx = 0
+        self.n_batch = 512
+        self.batch = self.llama_cpp.llama_batch_init(max(self.n_batch, batch_size), 0, 1)
+
+    def _ensure_context(self, row_tokens: int) -> None:
+        """A context whose batch_size KV streams each hold `row_tokens` cells or more."""
+        if self.ctx is not None and self.row_ctx >= row_tokens:
+            return
         lc = self.llama_cpp
+        if self.ctx is not None:
+            lc.llama_free(self.ctx)
+            self.ctx = None
+        row_ctx = -(-row_tokens // ROW_CTX_STEP) * ROW_CTX_STEP
         params = lc.llama_context_default_params()
-        params.n_ctx = ctx_tokens
-        params.n_batch = max(512, batch_size)
-        params.n_ubatch = max(512, batch_size)
-        params.n_seq_max = batch_size
-        params.kv_unified = True
-        params.n_threads = threads
-        params.n_threads_batch = threads
+        params.n_ctx = row_ctx * self.batch_size
+        params.n_batch = params.n_ubatch = max(self.n_batch, self.batch_size)
+        params.n_seq_max = self.batch_size
+        params.kv_unified = False  # one KV stream per row: attention cost grows with the row, not the batch
+        params.n_threads = params.n_threads_batch = self.threads
         self.ctx = lc.llama_init_from_model(self.llm._model.model, params)
         if not self.ctx:
-            raise RuntimeError(f"llama.cpp could not create a context of {ctx_tokens} tokens for {model_path}")
+            raise RuntimeError(f"llama.cpp could not create a context of {self.batch_size} x {row_ctx} tokens "
+                               f"for {self.model_path}")
+        self.row_ctx = row_ctx
         self.memory = lc.llama_get_memory(self.ctx)
-        self.batch = lc.llama_batch_init(params.n_batch, 0, batch_size)
-        self.n_batch = params.n_batch
 
     def close(self) -> None:
         if getattr(self, "ctx", None):
-            self.llama_cpp.llama_batch_free(self.batch)
             self.llama_cpp.llama_free(self.ctx)
             self.ctx = None
+        if getattr(self, "batch", None) is not None:
+            self.llama_cpp.llama_batch_free(self.batch)
+            self.batch = None
         if getattr(self, "llm", None) is not None:
             self.llm.close()
             self.llm = None
@@ -162,7 +182,7 @@ class LlamaCppSampler(Sampler):
             ids = self.prompt_ids(prompt)
             if len(ids) + params.max_new_tokens > self.ctx_tokens:
                 raise ValueError(f"prompt {i} needs {len(ids) + params.max_new_tokens} tokens of context; "
-                                 f"the sampler has ctx_tokens={self.ctx_tokens}")
+                                 f"the sampler allows ctx_tokens={self.ctx_tokens} per row")
             rows.extend((i, j, _Row(ids, derive_seed(seed, j))) for j in range(params.n))
         out: list[list[Completion | None]] = [[None] * params.n for _ in prompts]
         for chunk in self._chunks(rows, params.max_new_tokens):
@@ -172,20 +192,11 @@ class LlamaCppSampler(Sampler):
         return out  # type: ignore[return-value]
 
     def _chunks(self, rows, max_new: int):
-        """Groups of at most batch_size rows whose prompts and samples fit the KV cache together."""
-        chunk, prompts, used = [], set(), 0
-        for item in rows:
-            key = tuple(item[2].prompt)
-            need = max_new + (0 if key in prompts else len(key))
-            if chunk and (len(chunk) == self.batch_size or used + need > self.ctx_tokens):
-                yield chunk
-                chunk, prompts, used = [], set(), 0
-                need = max_new + len(key)
-            chunk.append(item)
-            prompts.add(key)
-            used += need
-        if chunk:
-            yield chunk
+        """Groups of at most batch_size rows (one KV stream each), longest prompts first, so a
+        group's rows have similar lengths and the context grows to the longest row once."""
+        order = sorted(rows, key=lambda item: -len(item[2].prompt))
+        for start in range(0, len(order), self.batch_size):
+            yield order[start:start + self.batch_size]
 
     def _decode_batch(self, entries: list[tuple[int, int, int, bool]]) -> None:
         """llama_decode one batch of (token, position, sequence, wants logits) entries."""
@@ -196,7 +207,7 @@ class LlamaCppSampler(Sampler):
         b.n_tokens = len(entries)
         status = self.llama_cpp.llama_decode(self.ctx, b)
         if status != 0:
-            raise RuntimeError(f"llama_decode failed with status {status} (1 = KV cache full; raise ctx_tokens)")
+            raise RuntimeError(f"llama_decode failed with status {status} (1 = KV cache full)")
 
     def _logits(self, index: int):
         ptr = self.llama_cpp.llama_get_logits_ith(self.ctx, index)
@@ -205,7 +216,6 @@ class LlamaCppSampler(Sampler):
     def _prefill(self, rows: list[_Row]):
         """Evaluate each distinct prompt once; rows sharing it get its KV cells. Returns last logits per row."""
         lc, np = self.llama_cpp, self.np
-        lc.llama_memory_clear(self.memory, True)
         first: dict[tuple[int, ...], int] = {}
         logits = np.empty((len(rows), self.n_vocab), dtype=np.float32)
         for seq, row in enumerate(rows):
@@ -227,6 +237,8 @@ class LlamaCppSampler(Sampler):
     def _generate(self, rows: list[_Row], params: SamplingParams, stop: Sequence[str]) -> None:
         np, lc = self.np, self.llama_cpp
         rngs = [np.random.default_rng(r.seed) for r in rows]
+        self._ensure_context(max(len(r.prompt) for r in rows) + params.max_new_tokens)
+        self.llama_cpp.llama_memory_clear(self.memory, True)
         logits = self._prefill(rows)
         live = list(range(len(rows)))
         for _step in range(params.max_new_tokens):
@@ -277,6 +289,7 @@ class LlamaCppSampler(Sampler):
             ids = p + t
             if len(ids) > self.ctx_tokens:
                 raise ValueError(f"prompt + target is {len(ids)} tokens; ctx_tokens={self.ctx_tokens}")
+            self._ensure_context(len(ids))
             self.llama_cpp.llama_memory_clear(self.memory, True)
             total = 0.0
             for start in range(0, len(ids), self.n_batch):
