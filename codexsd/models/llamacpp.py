@@ -27,7 +27,8 @@ from typing import Sequence
 from codexsd.imports import require
 from codexsd.models.base import Completion, Sampler, SamplingParams, derive_seed
 from codexsd.models.text import (
-    chat_messages, chat_prefill, chat_stops, first_stop, kept_token_count, render_chat_template, truncate_at_stop,
+    chat_messages, chat_prefill, chat_stops, first_stop, kept_token_count, render_chat_template, tidy_chat_completion,
+    truncate_at_stop,
 )
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def token_logprobs(logits, tokens: Sequence[int]) -> list[float]:
 class _Row:
     prompt: list[int]
     seed: int
+    source: str = ""  # the prompt text
     seq: int = -1
     pos: int = 0
     ids: list[int] = field(default_factory=list)
@@ -183,7 +185,7 @@ class LlamaCppSampler(Sampler):
             if len(ids) + params.max_new_tokens > self.ctx_tokens:
                 raise ValueError(f"prompt {i} needs {len(ids) + params.max_new_tokens} tokens of context; "
                                  f"the sampler allows ctx_tokens={self.ctx_tokens} per row")
-            rows.extend((i, j, _Row(ids, derive_seed(seed, j))) for j in range(params.n))
+            rows.extend((i, j, _Row(ids, derive_seed(seed, j), prompt)) for j in range(params.n))
         out: list[list[Completion | None]] = [[None] * params.n for _ in prompts]
         for chunk in self._chunks(rows, params.max_new_tokens):
             self._generate([r for _, _, r in chunk], params, stop)
@@ -269,6 +271,8 @@ class LlamaCppSampler(Sampler):
     def _completion(self, row: _Row, stop: Sequence[str]) -> Completion:
         text, stopped = truncate_at_stop(self._decode(row.ids), stop)
         n = kept_token_count(lambda k: self._decode(row.ids[:k]), len(row.ids), len(text)) if stopped else len(row.ids)
+        if self.chat:  # n_tokens and log-probs stay those of the sampled text
+            text = tidy_chat_completion(row.source, text)
         total = float(sum(row.logprobs[:n]))
         return Completion(text=text, logprob_sum=total, logprob_mean=total / n if n else 0.0, n_tokens=n,
                           finish_reason="stop" if stopped or row.hit_eos else "length")
