@@ -78,25 +78,24 @@ def _tail(text, n=DETAIL_CHARS):
 # ---------------------------------------------------------------- the child
 
 def _child(code, result_w, err_w, workdir, req, cfg, nonce):
-    """Runs in the fresh fork; never returns."""
+    """Runs in the fresh fork; never returns. The worker did the shared setup once (environment,
+    /dev/null, no-new-privs and the capability bounding set): this is only what differs per program."""
     try:
         os.setsid()
         os.chdir(workdir)
-        devnull = os.open(os.devnull, os.O_RDWR)
+        devnull = cfg["devnull"]
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)
         os.dup2(err_w, 2)
-        for fd in (devnull, err_w):
-            if fd > 2:
-                os.close(fd)
         _close_fds_except(result_w)
         if cfg.get("drop_uid") is not None:
             uid = cfg["drop_uid"]
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
-        elif os.geteuid() == 0:
-            _drop_capabilities()
+        elif cfg.get("capset") is not None:
+            if cfg["capset"]() != 0:
+                raise OSError(ctypes.get_errno(), "capset failed")
         mem = int(req.get("memory_mb") or 0) * 1024 * 1024
         if mem > 0:
             resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
@@ -108,8 +107,6 @@ def _child(code, result_w, err_w, workdir, req, cfg, nonce):
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if cfg.get("nproc"):
             resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
-        os.environ.clear()
-        os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "TMPDIR": workdir})
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
     except BaseException as exc:  # setup failure is the sandbox's, not the program's
@@ -131,16 +128,18 @@ def _child(code, result_w, err_w, workdir, req, cfg, nonce):
     _exit(0)
 
 
-def _drop_capabilities():
-    """Root without capabilities: no ptrace, no DAC override, no mounts; execve cannot regain them."""
+def _prepare_capability_drop():
+    """Root without capabilities: no ptrace, no DAC override, no mounts; execve cannot regain them.
+    The worker sets no-new-privs and empties the bounding set once (both inherited by every fork; the
+    worker keeps its own effective set); it returns the one call each child makes to empty its sets."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
     for cap in range(64):
         libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (fails harmlessly past the last capability)
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
     data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable x 2: all empty
-    if libc.capset(header, data) != 0:
-        raise OSError(ctypes.get_errno(), "capset failed")
+    capset = libc.capset
+    return lambda: capset(header, data)
 
 
 def _close_fds_except(keep):
@@ -175,7 +174,10 @@ def _describe(exc):
 
 def _report(fd, nonce, status, detail):
     try:
-        msg = _dumps({"pid": _getpid(), "nonce": nonce, "status": status, "detail": detail}).encode() + b"\n"
+        if detail == "":  # the common case, without the JSON encoder
+            msg = ('{"pid": %d, "nonce": "%s", "status": "%s", "detail": ""}\n' % (_getpid(), nonce, status)).encode()
+        else:
+            msg = _dumps({"pid": _getpid(), "nonce": nonce, "status": status, "detail": detail}).encode() + b"\n"
     except BaseException:
         msg = ('{"pid": %d, "nonce": "%s", "status": "%s", "detail": ""}\n' % (_getpid(), nonce, status)).encode()
     try:
@@ -205,6 +207,12 @@ class Worker:
                 __import__(name)
             except ImportError:
                 pass
+        workdir = os.path.join(self.scratch, "run")  # every program's environment, set once for all forks
+        os.environ.clear()
+        os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "TMPDIR": workdir})
+        self.cfg["devnull"] = os.open(os.devnull, os.O_RDWR)
+        if self.cfg.get("drop_uid") is None and os.geteuid() == 0:
+            self.cfg["capset"] = _prepare_capability_drop()
         self.cleanup()
         gc.collect()
         gc.freeze()  # children's collections skip everything loaded so far: fewer copy-on-write faults
