@@ -21,6 +21,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -28,8 +29,9 @@ import traceback
 
 # Modules HumanEval-style programs commonly import: loaded once here, shared by every fork.
 # (A larger parent makes every fork dearer: only the common, light ones.)
+# (random reseeds itself in every fork: it registers an after-fork hook.)
 PRELOAD = ("math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string", "typing",
-           "hashlib", "operator")
+           "hashlib", "operator", "random", "copy")
 DETAIL_CHARS = 2000
 STDERR_KEEP = 8192
 HEADER = struct.Struct(">I")
@@ -341,7 +343,7 @@ class Worker:
         want_uid = os.getuid() if uid is None else uid
         try:
             st = os.lstat(workdir)
-            if st.st_uid == want_uid and (st.st_mode & 0o7777) == 0o700 and os.path.isdir(workdir) and not os.path.islink(workdir):
+            if st.st_uid == want_uid and stat.S_ISDIR(st.st_mode) and (st.st_mode & 0o7777) == 0o700:  # lstat: no link
                 return workdir
             _wipe(self.scratch)
         except FileNotFoundError:
@@ -423,10 +425,10 @@ def _descendants(root):
             continue
         try:
             with open("/proc/%s/stat" % name, "rb") as fh:
-                stat = fh.read()
+                raw = fh.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2:].split()
+        fields = raw[raw.rfind(b")") + 2:].split()
         parent[int(name)] = int(fields[1])
     out = []
     for pid in parent:
