@@ -99,9 +99,10 @@ class LlamaCppSampler(Sampler):
         self.model_path = model_path
         self.batch_size = batch_size
         self.ctx_tokens = ctx_tokens
-        # llama-cpp-python's own default (physical cores): llama.cpp's spinning thread barrier
-        # slows down several-fold when its threads outnumber the free cores.
-        self.threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
+        # Every core this process may use (1.42x over one thread on an idle 2-core machine, same samples).
+        # llama.cpp's spinning thread barrier slows down several-fold when its threads outnumber the
+        # free cores: on a shared machine, lower it with CODEXSD_LLAMA_THREADS.
+        self.threads = n_threads or int(os.environ.get("CODEXSD_LLAMA_THREADS") or len(os.sched_getaffinity(0)))
         self.llm = self.llama_cpp.Llama(model_path=str(model_path), n_ctx=256, n_threads=self.threads,
                                         n_threads_batch=self.threads, n_gpu_layers=n_gpu_layers, verbose=False)
         self.n_vocab = self.llm.n_vocab()
