@@ -66,6 +66,19 @@ class Sampler(abc.ABC):
         self.close()
 
 
+class BatchedSampler(Sampler):
+    """A backend that batches across prompts: it implements `sample_seeded`, and `sample` gives
+    prompt i the seed derive_seed(params.seed, i)."""
+
+    def sample(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
+        return self.sample_seeded(prompts, params, [derive_seed(params.seed, i) for i in range(len(prompts))])
+
+    @abc.abstractmethod
+    def sample_seeded(
+        self, prompts: Sequence[str], params: SamplingParams, seeds: Sequence[int]
+    ) -> list[list[Completion]]: ...
+
+
 def derive_seed(*parts: object) -> int:
     """A stable 31-bit seed (every backend accepts it) from any parts, e.g. base seed, task id, index."""
     digest = hashlib.sha256("\0".join(map(str, parts)).encode()).digest()

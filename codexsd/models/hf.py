@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from codexsd.imports import require
-from codexsd.models.base import Completion, Sampler, SamplingParams, derive_seed
+from codexsd.models.base import Completion, BatchedSampler, SamplingParams, derive_seed
 from codexsd.models.text import chat_messages, chat_prefill, chat_stops, first_stop, kept_token_count, truncate_at_stop
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def forward_names(model) -> tuple[str, str | None]:
     return cache, keep
 
 
-class TransformersSampler(Sampler):
+class TransformersSampler(BatchedSampler):
     """Samples from a transformers causal LM. `chat=None` means: use the chat prompt
     exactly when the tokenizer has a chat template (an instruct model)."""
 
@@ -130,9 +130,6 @@ class TransformersSampler(Sampler):
                           finish_reason="stop" if stopped or hit_eos else "length")
 
     # ---- sampling ----
-
-    def sample(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
-        return self.sample_seeded(prompts, params, [derive_seed(params.seed, i) for i in range(len(prompts))])
 
     def sample_seeded(self, prompts: Sequence[str], params: SamplingParams, seeds: Sequence[int]) -> list[list[Completion]]:
         if len(seeds) != len(prompts):

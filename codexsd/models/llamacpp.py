@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 from codexsd.imports import require
-from codexsd.models.base import Completion, Sampler, SamplingParams, derive_seed
+from codexsd.models.base import Completion, BatchedSampler, SamplingParams, derive_seed
 from codexsd.models.text import (
     chat_messages, chat_prefill, chat_stops, first_stop, kept_token_count, render_chat_template, tidy_chat_completion,
     truncate_at_stop,
@@ -85,7 +85,7 @@ class _Row:
     done: bool = False
 
 
-class LlamaCppSampler(Sampler):
+class LlamaCppSampler(BatchedSampler):
     """Samples from a GGUF model with llama.cpp. `batch_size` rows decode together, one
     KV stream each, of at most `ctx_tokens` tokens; `chat=None` means: chat prompt when the GGUF has a chat template."""
 
@@ -172,9 +172,6 @@ class LlamaCppSampler(Sampler):
         return self.llm.detokenize(list(ids), special=True).decode("utf-8", errors="replace")
 
     # ---- sampling ----
-
-    def sample(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
-        return self.sample_seeded(prompts, params, [derive_seed(params.seed, i) for i in range(len(prompts))])
 
     def sample_seeded(self, prompts: Sequence[str], params: SamplingParams, seeds: Sequence[int]) -> list[list[Completion]]:
         if len(seeds) != len(prompts):

@@ -12,13 +12,13 @@ import logging
 from typing import Sequence
 
 from codexsd.imports import require
-from codexsd.models.base import Completion, Sampler, SamplingParams, derive_seed
+from codexsd.models.base import Completion, BatchedSampler, SamplingParams, derive_seed
 from codexsd.models.text import chat_messages, chat_prefill, chat_stops, kept_token_count, truncate_at_stop
 
 log = logging.getLogger(__name__)
 
 
-class VLLMSampler(Sampler):
+class VLLMSampler(BatchedSampler):
     """`chat=None`: use the chat prompt when the model's tokenizer has a chat template."""
 
     def __init__(self, model_id: str, *, chat: bool | None = None, dtype: str = "auto",
@@ -39,9 +39,6 @@ class VLLMSampler(Sampler):
             return prompt
         text = self.tokenizer.apply_chat_template(chat_messages(prompt), tokenize=False, add_generation_prompt=True)
         return text + chat_prefill(prompt)
-
-    def sample(self, prompts: Sequence[str], params: SamplingParams) -> list[list[Completion]]:
-        return self.sample_seeded(prompts, params, [derive_seed(params.seed, i) for i in range(len(prompts))])
 
     def sample_seeded(self, prompts: Sequence[str], params: SamplingParams, seeds: Sequence[int]) -> list[list[Completion]]:
         if len(seeds) != len(prompts):
