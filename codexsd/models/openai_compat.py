@@ -1,8 +1,11 @@
 """Any OpenAI-compatible completions server (vLLM, llama.cpp's server, TGI, OpenAI itself).
 
 Plain `urllib`, no client package. Each sample is one request with `n=1` and its own
-seed, so sample j of a prompt is reproducible and independent of n and of batching;
-requests run concurrently and the server batches them. Log-probabilities are the
+seed, so sample j of a prompt gets the same seed whatever n and the batching; requests
+run concurrently and the server batches them. Bitwise-equal text on a rerun also needs a
+deterministic server: llama.cpp's server, for one, reuses the prompt prefix of its
+previous request, and the different batch split shifts the logits in their last bits
+(send requests one at a time, `concurrency=1`, from the same server state for that). Log-probabilities are the
 server's `logprobs` of the sampled tokens (vLLM and llama.cpp report the model's
 unwarped ones). The completion is cut again at the stop sequences here, because some
 servers cap the number of stop sequences (OpenAI allows four; the paper uses five).
