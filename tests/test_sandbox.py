@@ -198,3 +198,32 @@ def test_auto_falls_back_to_local_with_a_warning(monkeypatch, caplog):
         assert any("falling back" in r.getMessage() and "engine down" in r.getMessage() for r in caplog.records)
     finally:
         sb.close()
+
+
+def test_standard_library_imports_read_byte_code_in_the_docker_image():
+    """The image ships unchecked-hash .pyc files for its standard library, so `import dataclasses` in a
+    program reads byte-code instead of compiling the module again in every fork."""
+    sb = make_sandbox("docker", workers=1)
+    try:
+        probe = ("import importlib.util, os, dataclasses, datetime, fractions\n"
+                 "for m in (dataclasses, datetime, fractions):\n"
+                 "    assert m.__cached__ and os.path.exists(m.__cached__), m.__name__\n"
+                 "    data = open(m.__cached__, 'rb').read(8)\n"
+                 "    assert int.from_bytes(data[4:8], 'little') == 1, (m.__name__, data)  # hash-based, unchecked\n")
+        outcome = run_one(sb, probe)
+        assert outcome.status is Status.PASSED, outcome.detail
+    finally:
+        sb.close()
+
+
+def test_worker_rejects_unknown_arguments_clearly():
+    from filters.sandbox.worker import parse_args
+
+    args = parse_args(["--scratch", "/tmp/x", "--wipe", "/a", "--wipe", "/b", "--file-mb", "3"])
+    assert (args.scratch, args.wipe, args.file_mb, args.fd) == ("/tmp/x", ["/a", "/b"], 3, None)
+    with pytest.raises(SystemExit, match="bad argument '--nope'"):
+        parse_args(["--scratch", "/tmp/x", "--nope", "1"])
+    with pytest.raises(SystemExit, match="--file-mb wants int"):
+        parse_args(["--scratch", "/tmp/x", "--file-mb", "many"])
+    with pytest.raises(SystemExit, match="--scratch is required"):
+        parse_args([])

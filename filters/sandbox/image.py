@@ -59,8 +59,17 @@ def build_image(image: str = settings.IMAGE, suite: str = settings.DEBIAN_SUITE,
             elif path.exists():
                 path.unlink()
         (root / "var/log").mkdir(exist_ok=True)
+        # Byte-code for the whole standard library, so a program's `import dataclasses` reads a .pyc
+        # instead of compiling the module in every fork (126 ms against 2 ms measured): postinst's
+        # timestamped files are replaced by unchecked-hash ones (the root is read-only), written
+        # with a fixed hash seed so that two builds give the same bytes.
         for pyc in list(root.glob("usr/lib/python3*/**/__pycache__")):
             shutil.rmtree(pyc, ignore_errors=True)
+        for lib in sorted(root.glob("usr/lib/python3.*")):
+            if (lib / "os.py").exists():
+                _check(["chroot", str(root), "env", "PYTHONHASHSEED=0", "python3", "-m", "compileall", "-q", "-j", "1",
+                        "--invalidation-mode", "unchecked-hash", "-x", "/(test|idlelib|lib2to3/tests)/",
+                        "/" + str(lib.relative_to(root))])
         tarball = Path(tmp) / "rootfs.tar"
         _check(["tar", "--sort=name", f"--mtime=@{SOURCE_DATE_EPOCH}", "--numeric-owner", "--owner=0", "--group=0",
                 "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime", "-C", str(root), "-cf", str(tarball), "."])
