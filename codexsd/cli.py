@@ -28,6 +28,7 @@ COMMANDS = {
     "eval": "codexsd.commands.eval",
     "score-docstrings": "codexsd.commands.score_docstrings",
     "report": "codexsd.commands.report",
+    "export-gguf": "codexsd.commands.export_gguf",
 }
 
 
