@@ -143,6 +143,20 @@ def test_instruct_model_gets_a_chat_prompt_prefilled_with_the_function(tiny_llam
     assert plain.prompt_ids(PROMPTS[0]) == plain.tokenizer(PROMPTS[0])["input_ids"]
 
 
+def test_chat_answers_are_cut_at_the_closing_fence_like_llamacpp(tiny_llama_chat):
+    """An instruct model that closes its code block and goes on explaining: in chat mode the
+    completion is the code only (tidy_chat_completion), with the sampled tokens still counted."""
+    sampler = load_sampler(f"hf:{tiny_llama_chat}", batch_size=8)
+    answer = "    return a + b\n" + FENCE_CLOSE + "\nThis adds the two numbers."
+    ids = sampler.tokenizer(answer, add_special_tokens=False)["input_ids"]
+    prompt = "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n"
+    c = sampler._completion(ids, [-0.5] * len(ids), False, (), prompt)
+    assert c.text == "    return a + b\n"
+    assert c.n_tokens == len(ids) and c.logprob_sum == pytest.approx(-0.5 * len(ids))
+    plain = load_sampler(f"hf:{tiny_llama_chat}", chat=False)
+    assert plain._completion(ids, [-0.5] * len(ids), False, (), prompt).text == answer
+
+
 def test_chat_requested_without_a_template_is_an_error(tiny_gpt2):
     with pytest.raises(ValueError, match="no chat template"):
         load_sampler(f"hf:{tiny_gpt2}", chat=True)

@@ -18,7 +18,9 @@ from typing import Sequence
 
 from codexsd.imports import require
 from codexsd.models.base import Completion, BatchedSampler, SamplingParams, derive_seed
-from codexsd.models.text import chat_messages, chat_prefill, chat_stops, first_stop, kept_token_count, truncate_at_stop
+from codexsd.models.text import (
+    chat_messages, chat_prefill, chat_stops, first_stop, kept_token_count, tidy_chat_completion, truncate_at_stop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +124,12 @@ class TransformersSampler(BatchedSampler):
     def _decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
-    def _completion(self, ids: list[int], logprobs: list[float], hit_eos: bool, stop: Sequence[str]) -> Completion:
+    def _completion(self, ids: list[int], logprobs: list[float], hit_eos: bool, stop: Sequence[str],
+                    prompt: str) -> Completion:
         text, stopped = truncate_at_stop(self._decode(ids), stop)
         n = kept_token_count(lambda k: self._decode(ids[:k]), len(ids), len(text)) if stopped else len(ids)
+        if self.chat:  # as the llama.cpp backend: n_tokens and log-probs stay those of the sampled text
+            text = tidy_chat_completion(prompt, text)
         total = float(sum(logprobs[:n]))
         return Completion(text=text, logprob_sum=total, logprob_mean=total / n if n else 0.0, n_tokens=n,
                           finish_reason="stop" if stopped or hit_eos else "length")
@@ -145,7 +150,7 @@ class TransformersSampler(BatchedSampler):
             chunk = rows[start:start + self.batch_size]
             results = self._generate([r[2] for r in chunk], [r[3] for r in chunk], params, stop)
             for (i, j, _, _), (ids, logprobs, hit_eos) in zip(chunk, results):
-                out[i][j] = self._completion(ids, logprobs, hit_eos, stop)
+                out[i][j] = self._completion(ids, logprobs, hit_eos, stop, prompts[i])
         return out  # type: ignore[return-value]
 
     def _left_pad(self, batch: Sequence[Sequence[int]]):

@@ -23,7 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 from codexsd.models.base import Completion, Sampler, SamplingParams, derive_seed
-from codexsd.models.text import chat_messages, chat_prefill, chat_stops, render_chat_template, truncate_at_stop
+from codexsd.models.text import (
+    chat_messages, chat_prefill, chat_stops, render_chat_template, tidy_chat_completion, truncate_at_stop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,8 @@ class OpenAICompletionsSampler(Sampler):
             return prompt
         return render_chat_template(self.chat_template, chat_messages(prompt), **self.special_tokens) + chat_prefill(prompt)
 
-    def _one(self, prompt: str, params: SamplingParams, seed: int, stop: Sequence[str]) -> Completion:
+    def _one(self, prompt: str, params: SamplingParams, seed: int, stop: Sequence[str], source: str) -> Completion:
+        """One sample of `prompt` (the text sent: chat-wrapped for instruct models) for the task `source`."""
         body = {
             "model": self.model, "prompt": prompt, "n": 1, "max_tokens": params.max_new_tokens,
             "temperature": params.temperature, "top_p": params.top_p, "seed": seed, "logprobs": 1,
@@ -96,6 +99,8 @@ class OpenAICompletionsSampler(Sampler):
         values = [v for v in (logprobs.get("token_logprobs") or []) if v is not None]
         n = _kept_pieces(pieces, len(text)) if pieces else 0
         total = float(sum(values[:n]))
+        if self.chat_template is not None:  # as the other backends: n_tokens and log-probs stay the sampled text's
+            text = tidy_chat_completion(source, text)
         finish = "stop" if stopped or choice.get("finish_reason") == "stop" else "length"
         return Completion(text=text, logprob_sum=total, logprob_mean=total / n if n else 0.0, n_tokens=n,
                           finish_reason=finish)
@@ -107,12 +112,12 @@ class OpenAICompletionsSampler(Sampler):
         if len(seeds) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
         stop = chat_stops(params.stop) if self.chat_template else tuple(params.stop)
-        jobs = [(i, j, self._prompt(p), derive_seed(s, j)) for i, (p, s) in enumerate(zip(prompts, seeds))
+        jobs = [(i, j, self._prompt(p), derive_seed(s, j), p) for i, (p, s) in enumerate(zip(prompts, seeds))
                 for j in range(params.n)]
         out: list[list[Completion | None]] = [[None] * params.n for _ in prompts]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            results = pool.map(lambda job: self._one(job[2], params, job[3], stop), jobs)
-            for (i, j, _, _), completion in zip(jobs, results):
+            results = pool.map(lambda job: self._one(job[2], params, job[3], stop, job[4]), jobs)
+            for (i, j, *_), completion in zip(jobs, results):
                 out[i][j] = completion
         return out  # type: ignore[return-value]
 

@@ -13,7 +13,9 @@ from typing import Sequence
 
 from codexsd.imports import require
 from codexsd.models.base import Completion, BatchedSampler, SamplingParams, derive_seed
-from codexsd.models.text import chat_messages, chat_prefill, chat_stops, kept_token_count, truncate_at_stop
+from codexsd.models.text import (
+    chat_messages, chat_prefill, chat_stops, kept_token_count, tidy_chat_completion, truncate_at_stop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,10 @@ class VLLMSampler(BatchedSampler):
                     stop=list(stop), seed=derive_seed(seed, j), logprobs=0,
                 ))
         outputs = self.llm.generate(texts, settings, use_tqdm=False)
-        flat = [self._completion(o.outputs[0], stop) for o in outputs]
+        flat = [self._completion(o.outputs[0], stop, prompts[k // params.n]) for k, o in enumerate(outputs)]
         return [flat[i * params.n:(i + 1) * params.n] for i in range(len(prompts))]
 
-    def _completion(self, out, stop: Sequence[str]) -> Completion:
+    def _completion(self, out, stop: Sequence[str], prompt: str) -> Completion:
         ids = list(out.token_ids)
         logprobs = [step[tok].logprob for tok, step in zip(ids, out.logprobs or [])]
         text, stopped = truncate_at_stop(out.text, stop)
@@ -65,6 +67,8 @@ class VLLMSampler(BatchedSampler):
         n = kept_token_count(decode, len(ids), len(text)) if text != "" else 0
         n = min(n, len(logprobs))
         total = float(sum(logprobs[:n]))
+        if self.chat:  # as the other backends: n_tokens and log-probs stay those of the sampled text
+            text = tidy_chat_completion(prompt, text)
         finish = "stop" if stopped or out.finish_reason == "stop" else "length"
         return Completion(text=text, logprob_sum=total, logprob_mean=total / n if n else 0.0, n_tokens=n,
                           finish_reason=finish)
