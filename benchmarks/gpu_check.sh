@@ -12,17 +12,17 @@
 #   docs:  score-docstrings: D writes M docstrings per HumanEval task, S codes from each, tests decide
 #   speed: benchmarks/train_throughput.py, left padding against packing
 # Sizes (environment), GPU defaults first:
-#   one GPU:       bash benchmarks/train_eval_run.sh                  (3 epochs, transformers sampling)
+#   one GPU:       bash benchmarks/gpu_check.sh                  (3 epochs, transformers sampling)
 #   a 2-core CPU:  STEPS_S=80 STEPS_D=40 TRAIN_BATCH=8 MAX_LEN=512 LR=1e-4 BACKEND=gguf M=2 \
-#                  THROUGHPUT=0 bash benchmarks/train_eval_run.sh     (the README's CPU run)
+#                  THROUGHPUT=0 bash benchmarks/gpu_check.sh     (the README's CPU run)
 # BACKEND=gguf samples every model (base included, the same way) through llama.cpp after
 # `codexsd export-gguf` to Q8_0: several times faster than transformers on a CPU.
 # Knobs: TASKS (164), N (10), EPOCHS (3), STEPS_S/STEPS_D (0: epochs), TRAIN_BATCH (16), MAX_LEN (768),
-# LR (5e-5), M (4), BACKEND (hf|gguf), SANDBOX (local), THROUGHPUT (1), WORK (/tmp/codexsd_train_eval)
+# LR (5e-5), M (4), BACKEND (hf|gguf), SANDBOX (local), THROUGHPUT (1), WORK (/tmp/codexsd_gpu_check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-WORK=${WORK:-/tmp/codexsd_train_eval}
+WORK=${WORK:-/tmp/codexsd_gpu_check}
 TASKS=${TASKS:-164}
 N=${N:-10}
 EPOCHS=${EPOCHS:-3}
@@ -37,7 +37,7 @@ SANDBOX=${SANDBOX:-local}
 THROUGHPUT=${THROUGHPUT:-1}
 mkdir -p "$WORK"
 T0=$(date +%s)
-stamp() { echo "[train_eval $(( $(date +%s) - T0 ))s] $*" >&2; }
+stamp() { echo "[gpu_check $(( $(date +%s) - T0 ))s] $*" >&2; }
 
 stamp "python: $(command -v python) $(python --version 2>&1)"
 if ! python -c 'import torch' 2>/dev/null; then
@@ -60,7 +60,7 @@ import json, os, datasets
 rows = []
 for split in ("train", "validation", "test", "prompt"):
     rows += [dict(r) for r in datasets.load_dataset("mbpp", split=split)]
-path = os.path.join(os.environ.get("WORK", "/tmp/codexsd_train_eval"), "mbpp.jsonl")
+path = os.path.join(os.environ.get("WORK", "/tmp/codexsd_gpu_check"), "mbpp.jsonl")
 with open(path, "w") as fh:
     fh.writelines(json.dumps(r) + "\n" for r in sorted(rows, key=lambda r: r["task_id"]))
 print(path)
