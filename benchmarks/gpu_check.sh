@@ -13,12 +13,13 @@
 #   speed: benchmarks/train_throughput.py, left padding against packing
 # Sizes (environment), GPU defaults first:
 #   one GPU:       bash benchmarks/gpu_check.sh                  (3 epochs, transformers sampling)
-#   a 2-core CPU:  STEPS_S=80 STEPS_D=40 TRAIN_BATCH=8 MAX_LEN=512 LR=1e-4 BACKEND=gguf M=2 \
-#                  THROUGHPUT=0 bash benchmarks/gpu_check.sh     (the README's CPU run)
+#   a 2-core CPU:  STEPS_S=80 STEPS_D=40 TRAIN_BATCH=8 MAX_LEN=512 LR=1e-4 BACKEND=gguf M=2 SANDBOX=docker \
+#                  PLAIN_BASELINE=0 THROUGHPUT=0 bash benchmarks/gpu_check.sh   (the README's CPU run)
 # BACKEND=gguf samples every model (base included, the same way) through llama.cpp after
 # `codexsd export-gguf` to Q8_0: several times faster than transformers on a CPU.
 # Knobs: TASKS (164), N (10), EPOCHS (3), STEPS_S/STEPS_D (0: epochs), TRAIN_BATCH (16), MAX_LEN (768),
-# LR (5e-5), M (4), BACKEND (hf|gguf), SANDBOX (local), THROUGHPUT (1), WORK (/tmp/codexsd_gpu_check)
+# LR (5e-5), M (4), BACKEND (hf|gguf), SANDBOX (local), THROUGHPUT (1), PLAIN_BASELINE (1: also the base
+# model without its chat prompt), WORK (/tmp/codexsd_gpu_check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -35,6 +36,7 @@ M=${M:-4}
 BACKEND=${BACKEND:-hf}
 SANDBOX=${SANDBOX:-local}
 THROUGHPUT=${THROUGHPUT:-1}
+PLAIN_BASELINE=${PLAIN_BASELINE:-1}
 mkdir -p "$WORK"
 T0=$(date +%s)
 stamp() { echo "[gpu_check $(( $(date +%s) - T0 ))s] $*" >&2; }
@@ -114,13 +116,13 @@ evaluate() {  # name, then codexsd eval arguments
 }
 stamp "HumanEval before S-training ($TASKS tasks, n=$N, T=0.2/0.8): chat-wrapped (the sampler's default) and plain"
 evaluate eval_base --model "$BASE"
-evaluate eval_base_raw --model "$BASE_RAW"
+[ "$PLAIN_BASELINE" = 1 ] && evaluate eval_base_raw --model "$BASE_RAW"
 stamp "HumanEval after S-training (+ back-translation ranking)"
 evaluate eval_s --model "$S" --d-model "$D"
 stamp "docstrings by back-translation"
 [ -f runs/docstrings/summary.json ] || codexsd score-docstrings --d-model "$D" --s-model "$S" -m "$M" --limit "$TASKS" \
     --sandbox "$SANDBOX" --batch-size 160 -o runs/docstrings >/dev/null
-codexsd report --eval runs/eval_base runs/eval_base_raw runs/eval_s --docstrings runs/docstrings -o runs/report >/dev/null
+codexsd report --eval runs/eval_base $([ -d runs/eval_base_raw ] && echo runs/eval_base_raw) runs/eval_s --docstrings runs/docstrings -o runs/report >/dev/null
 if [ "$THROUGHPUT" = 1 ]; then
     stamp "training throughput: left padding against packing"
     python "$REPO/benchmarks/train_throughput.py" --model base --data OUT/standard --examples 512 \
@@ -131,12 +133,16 @@ stamp "results"
 python - <<'PYEOF'
 import json
 def load(p): return json.load(open(p))
-base, raw = load("runs/eval_base/summary.json"), load("runs/eval_base_raw/summary.json")
+import os
+base = load("runs/eval_base/summary.json")
+raw = load("runs/eval_base_raw/summary.json") if os.path.exists("runs/eval_base_raw/summary.json") else None
 s, d = load("runs/eval_s/summary.json"), load("runs/docstrings/summary.json")
 st = base["settings"]
 print(f"HumanEval, {base['tasks']} tasks, n={st['n']}, top_p={st['top_p']}, max_new_tokens={st['max_new_tokens']}")
 print(f"{'model':<28} {'pass@1 T=0.2':>13} {'pass@10 T=0.8':>14} {'pass@1 T=0.8':>13}")
 for name, e in (("before, chat prompt", base), ("before, plain prompt", raw), ("after S-training", s)):
+    if e is None:
+        continue
     p = e["pass_at_k"]
     print(f"{name:<28} {100*p['0.2']['1']:>12.2f}% {100*p['0.8'].get('10', float('nan')):>13.2f}% {100*p['0.8']['1']:>12.2f}%")
 print("ranking at T=0.8 (pass rate of the one chosen sample):",
