@@ -122,7 +122,7 @@ evaluate eval_s --model "$S" --d-model "$D"
 stamp "docstrings by back-translation"
 [ -f runs/docstrings/summary.json ] || codexsd score-docstrings --d-model "$D" --s-model "$S" -m "$M" --limit "$TASKS" \
     --sandbox "$SANDBOX" --batch-size 160 -o runs/docstrings >/dev/null
-codexsd report --eval runs/eval_base $([ -d runs/eval_base_raw ] && echo runs/eval_base_raw) runs/eval_s --docstrings runs/docstrings -o runs/report >/dev/null
+codexsd report --eval runs/eval_base $([ -f runs/eval_base_raw/summary.json ] && echo runs/eval_base_raw) runs/eval_s --docstrings runs/docstrings -o runs/report >/dev/null
 if [ "$THROUGHPUT" = 1 ]; then
     stamp "training throughput: left padding against packing"
     python "$REPO/benchmarks/train_throughput.py" --model base --data OUT/standard --examples 512 \
