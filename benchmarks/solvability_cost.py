@@ -15,6 +15,14 @@ batch 256, max_new_tokens 128, local sandbox), MBPP rows 1-60 collected and vali
 x1.01 in samples. The 135M model solves 1 of 50 (1/100 samples), so almost every problem draws all
 N either way; the saving grows with the solved fraction. The early run goes first and carries the
 GPU warm-up, so its wall time is not comparable here.
+
+Measured 2026-11-26 on this 2-core CPU with a model that solves more: the S model of the README's
+CPU run (SmolLM2-135M after 80 steps on MBPP-derived data, so these MBPP rows were partly seen in
+training; exported with `codexsd export-gguf`, llama.cpp, --no-chat, -n 20, rounds of 10, 200 new
+tokens, docker sandbox): early stop 940 samples / 420 s, --full 1000 samples / 404 s, same
+decisions (12 kept, 38 dropped), saving x1.06 in samples (wall x0.96: noise on a shared VM). Only
+a kept problem can save, and at most N minus one round; --full's passes/20 of the kept ones:
+13, 12, 5, 3, 2, 1, 1, 1, 1, 1, 1, 1.
 """
 
 from __future__ import annotations
