@@ -132,8 +132,8 @@ fi
 stamp "results"
 python - <<'PYEOF'
 import json
-def load(p): return json.load(open(p))
 import os
+def load(p): return json.load(open(p))
 base = load("runs/eval_base/summary.json")
 raw = load("runs/eval_base_raw/summary.json") if os.path.exists("runs/eval_base_raw/summary.json") else None
 s, d = load("runs/eval_s/summary.json"), load("runs/docstrings/summary.json")
