@@ -37,6 +37,9 @@ class Problem:
     body: str = ""  # the body without the docstring, indented as in the prompt
     context: str = ""  # imports and module-level helpers the function needs
     metadata: dict[str, Any] = field(default_factory=dict)
+    # call-style tests (filters.sandbox.calls.Call dicts): when present, codexsd judges bodies by these,
+    # comparing outside the sandbox; `test` is their HumanEval rendering for other tools
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -126,7 +129,7 @@ def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> int:
 
 # Arrow: nested free-form dicts (origin, metadata) are stored as JSON strings so the
 # schema is fixed and the round trip is lossless whatever they hold.
-_JSON_FIELDS = ("origin", "metadata")
+_JSON_FIELDS = ("origin", "metadata", "calls")
 
 
 def problems_to_arrow(problems: Iterable[Problem]):
@@ -145,7 +148,7 @@ def problems_from_arrow(table) -> list[Problem]:
     out = []
     for row in rows:
         for name in _JSON_FIELDS:
-            row[name] = json.loads(row[name]) if row.get(name) else {}
+            row[name] = json.loads(row[name]) if row.get(name) else ({} if name != "calls" else [])
         out.append(Problem.from_dict(row))
     return out
 

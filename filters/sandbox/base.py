@@ -34,6 +34,7 @@ class Program:
     timeout: float = DEFAULT_TIMEOUT_S
     memory_mb: int = int(DEFAULT_MEMORY_MB)
     id: str = ""
+    stdout: bool = False  # return what the program wrote to stdout (its last 4 MiB) in Outcome.output
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Outcome:
     status: Status
     detail: str = ""
     duration: float = 0.0
+    output: str = ""  # the program's stdout, when its Program asked for it
 
     @property
     def passed(self) -> bool:

@@ -183,6 +183,8 @@ class PoolSandbox(Sandbox):
         """One program on one worker -> (outcome, whether the worker is still usable)."""
         t0 = time.monotonic()
         request = {"n": n, "source": prog.source, "timeout": float(prog.timeout), "memory_mb": int(prog.memory_mb)}
+        if prog.stdout:
+            request["stdout"] = True
         try:
             handle.sock.settimeout(float(prog.timeout) + settings.GRACE_S)
             send_msg(handle.sock, request)
@@ -200,9 +202,10 @@ class PoolSandbox(Sandbox):
             status = Status(reply.get("status"))
             detail = str(reply.get("detail", ""))[-int(DETAIL_TAIL_CHARS):]
             duration = float(reply.get("duration", time.monotonic() - t0))
+            output = str(reply.get("stdout", ""))
         except (TypeError, ValueError):
             return Outcome(Status.ERROR, f"the worker sent a malformed answer: {str(reply)[:200]}"), False
-        return Outcome(status, detail, duration), True
+        return Outcome(status, detail, duration, output), True
 
 
 def handshake(sock: socket.socket, timeout: float) -> dict[str, Any]:

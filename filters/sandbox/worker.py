@@ -35,6 +35,7 @@ PRELOAD = ("math", "re", "collections", "itertools", "functools", "heapq", "bise
            "hashlib", "operator", "random", "copy")
 DETAIL_CHARS = 2000
 STDERR_KEEP = 8192
+STDOUT_KEEP = 1 << 22  # a program asked for its stdout gets its last 4 MiB back (call results are printed last)
 HEADER = struct.Struct(">I")
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 RESET_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD, signal.SIGXFSZ)
@@ -81,7 +82,7 @@ def _tail(text, n=DETAIL_CHARS):
 
 # ---------------------------------------------------------------- the child
 
-def _child(code, result_w, err_w, workdir, req, cfg, nonce):
+def _child(code, result_w, err_w, out_w, workdir, req, cfg, nonce):
     """Runs in the fresh fork; never returns. The worker did the shared setup once (environment,
     /dev/null, no-new-privs and the capability bounding set): this is only what differs per program."""
     try:
@@ -89,7 +90,7 @@ def _child(code, result_w, err_w, workdir, req, cfg, nonce):
         os.chdir(workdir)
         devnull = cfg["devnull"]
         os.dup2(devnull, 0)
-        os.dup2(devnull, 1)
+        os.dup2(devnull if out_w is None else out_w, 1)
         os.dup2(err_w, 2)
         _close_fds_except(result_w, cfg.get("close_range"))
         if cfg.get("drop_uid") is not None:
@@ -245,35 +246,42 @@ class Worker:
         workdir = self.prepare_workdir()
         result_r, result_w = os.pipe()
         err_r, err_w = os.pipe()
+        out_r, out_w = os.pipe() if req.get("stdout") else (None, None)
         nonce = os.urandom(8).hex()
         pid = os.fork()
         if pid == 0:
             os.close(result_r)
             os.close(err_r)
+            if out_r is not None:
+                os.close(out_r)
             try:
                 self.sock.close()
             except BaseException:
                 pass
-            _child(code, result_w, err_w, workdir, req, self.cfg, nonce)
+            _child(code, result_w, err_w, out_w, workdir, req, self.cfg, nonce)
         os.close(result_w)
         os.close(err_w)
+        if out_w is not None:
+            os.close(out_w)
         try:
-            return self._watch(pid, result_r, err_r, nonce, float(req["timeout"]), t0)
+            reply = self._watch(pid, result_r, err_r, out_r, nonce, float(req["timeout"]), t0)
         finally:
             self.cleanup()
-            os.close(result_r)
-            os.close(err_r)
+            for fd in (result_r, err_r, out_r):
+                if fd is not None:
+                    os.close(fd)
+        return reply
 
-    def _watch(self, pid, result_r, err_r, nonce, timeout, t0):
+    def _watch(self, pid, result_r, err_r, out_r, nonce, timeout, t0):
         deadline = t0 + timeout
-        results, stderr = bytearray(), bytearray()
+        results, stderr, stdout = bytearray(), bytearray(), bytearray()
         try:
             pidfd = os.pidfd_open(pid)
         except (AttributeError, OSError):
             pidfd = None
         status = None
         timed_out = False
-        open_fds = [result_r, err_r]
+        open_fds = [result_r, err_r] + ([out_r] if out_r is not None else [])
         while status is None:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -290,6 +298,10 @@ class Worker:
                 elif fd == result_r:
                     if len(results) < 1 << 20:
                         results += chunk
+                elif fd == out_r:
+                    stdout += chunk
+                    if len(stdout) > 2 * STDOUT_KEEP:
+                        del stdout[:-STDOUT_KEEP]
                 else:
                     stderr += chunk
                     del stderr[:-STDERR_KEEP]
@@ -303,8 +315,11 @@ class Worker:
             return {"status": "timeout", "detail": "ran past its %.3g s time limit" % timeout, "duration": duration}
         self.kill_others()
         for fd in open_fds:  # what the child wrote before exiting (grandchildren are dead now)
-            _drain(fd, results if fd == result_r else stderr)
-        return _verdict(pid, nonce, status, bytes(results), bytes(stderr)[-STDERR_KEEP:], duration)
+            _drain(fd, results if fd == result_r else stdout if fd == out_r else stderr)
+        verdict = _verdict(pid, nonce, status, bytes(results), bytes(stderr)[-STDERR_KEEP:], duration)
+        if out_r is not None:
+            verdict["stdout"] = bytes(stdout[-STDOUT_KEEP:]).decode("utf-8", "replace")
+        return verdict
 
     def kill_others(self):
         """SIGKILL every process but this one, and reap them all."""
