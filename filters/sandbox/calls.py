@@ -287,3 +287,27 @@ def assert_same_text(actual, expected):
         return lines
     assert type(actual) is str and norm(actual) == norm(expected), (actual, expected)
 '''
+
+
+def judge_bodies(sandbox: Sandbox, items: Sequence[tuple[Any, str]], timeout: float = DEFAULT_TIMEOUT_S,
+                 memory_mb: int = int(DEFAULT_MEMORY_MB), progress=None) -> list[tuple[Outcome, list[str | None] | None]]:
+    """The one way every stage judges a body for a Problem: `items` are (problem, body) pairs.
+
+    A problem with `calls` is judged by them, outside the sandbox (unforgeable); one without
+    (HumanEval's own `check()` code) runs `prompt + body + test` and its own asserts decide.
+    The second item of each result is the per-call failure list (None without calls or results)."""
+    results: list[tuple[Outcome, list[str | None] | None] | None] = [None] * len(items)
+    jobs, job_at, programs, prog_at = [], [], [], []
+    for i, (problem, body) in enumerate(items):
+        if problem.calls:
+            jobs.append(CallJob(problem.prompt + body, problem.entry_point, parse_calls(problem.calls), timeout,
+                                memory_mb, id=problem.task_id))
+            job_at.append(i)
+        else:
+            programs.append(Program(problem.program(body), timeout=timeout, memory_mb=memory_mb, id=problem.task_id))
+            prog_at.append(i)
+    for i, res in zip(job_at, run_calls(sandbox, jobs, progress=progress) if jobs else []):
+        results[i] = res
+    for i, outcome in zip(prog_at, sandbox.run(programs, progress=progress) if programs else []):
+        results[i] = (outcome, None)
+    return results  # type: ignore[return-value]
