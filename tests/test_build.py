@@ -51,8 +51,8 @@ class ReplaySampler(Sampler):
         return [[Completion(self._answer(p), -1.0, -1.0, 1) for _ in range(params.n)] for p in prompts]
 
 
-def write_sources(shared_data: Path, folder: Path) -> Path:
-    rows = [r for r in iter_jsonl(shared_data / "mbpp" / "mbpp.jsonl") if r["task_id"] in MBPP_TRAIN_IDS]
+def write_sources(test_data: Path, folder: Path) -> Path:
+    rows = [r for r in iter_jsonl(test_data / "mbpp.jsonl") if r["task_id"] in MBPP_TRAIN_IDS]
     path = folder / "mbpp-train-sample.jsonl"
     write_jsonl(path, rows)
     return path
@@ -107,9 +107,9 @@ def run_until(cmd: list[str], ready, timeout: float = 120.0) -> bool:
 
 
 @pytest.fixture(scope="module")
-def sources(shared_data, tmp_path_factory):
+def sources(test_data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("sources")
-    return write_config(folder, write_sources(shared_data, folder), shared_data / "mbpp" / "mbpp.jsonl")
+    return write_config(folder, write_sources(test_data, folder), test_data / "mbpp.jsonl")
 
 
 @pytest.fixture(scope="module")

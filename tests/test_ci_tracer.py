@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -120,10 +121,26 @@ def test_trace_records_plain_calls_and_drops_the_rest(tmp_path):
     assert replayed["add"]["calls"] == by_name["add"]["calls"]
 
 
-@pytest.mark.skipif(not Path.home().joinpath(".pyenv/versions/3.12.1/bin/python").exists(), reason="no 3.12 here")
+def _python_312() -> str | None:
+    """An interpreter >= 3.12 (sys.monitoring): python3.12+ on PATH, else one pyenv installed; None if none runs."""
+    candidates = [shutil.which(f"python3.{minor}") for minor in range(12, 16)]
+    if shutil.which("pyenv"):  # pyenv's shims on PATH answer only for the active version
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+        candidates += sorted(map(str, Path(root or "/nonexistent").glob("versions/3.1[2-9]*/bin/python3")))
+    for python in filter(None, candidates):
+        probe = subprocess.run([python, "-c", "import sys; print(sys.version_info >= (3, 12))"], capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return python
+    return None
+
+
+PYTHON_312 = _python_312()
+
+
+@pytest.mark.skipif(PYTHON_312 is None, reason="no python3.12 or newer on PATH")
 def test_sys_monitoring_tracer_on_312_records_the_same(tmp_path):
     root = _project(tmp_path)
-    python = str(Path.home() / ".pyenv/versions/3.12.1/bin/python")
+    python = PYTHON_312
     _, by_name, outcomes = _trace(root, [runner.TraceJob("run_me", ("run_me.py",))], python=python)
     assert [o.status for o in outcomes] == ["passed"]
     _check_records(by_name)

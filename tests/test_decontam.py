@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import itertools
 
 import pytest
@@ -12,18 +13,23 @@ from codexsd.stage import read_artifact, read_rejects, run_stage, chunk
 from filters.decontaminate import BenchmarkIndex, BenchmarkItem, load_humaneval, load_mbpp, problem_parts, split_text_code, words
 from filters.dedup import DedupConfig, build_benchmark_index, dedup_stage, normalised_form
 from decontam_data import (
-    apps_problems, humaneval_problem, humaneval_rows, mbpp_problem, mbpp_rows, odex_problems, reword,
+    apps_problems, humaneval_problem, humaneval_rows, mbpp_problem, mbpp_rows, reword,
 )
 
 
 @pytest.fixture(scope="module")
-def data(shared_data):
-    return shared_data
+def data(test_data):
+    return test_data
+
+
+@pytest.fixture(scope="module")
+def he_rows(humaneval_file):
+    return humaneval_rows(humaneval_file)
 
 
 @pytest.fixture(scope="module")
 def index(data):
-    return build_benchmark_index(DedupConfig(mbpp=str(data / "mbpp" / "mbpp.jsonl")))
+    return build_benchmark_index(DedupConfig(mbpp=str(data / "mbpp.jsonl")))
 
 
 def _write_input(path, problems, shard_size=200):
@@ -52,8 +58,8 @@ def _overlap_is_real(problem: Problem, detail: str, bench: dict[str, BenchmarkIt
     return any(f" {gram} " in joined(p) for p in (text, code)) and any(f" {gram} " in joined(p) for p in (item.text, item.code))
 
 
-def test_verbatim_and_reworded_benchmark_problems_are_all_caught(data, index):
-    he = [humaneval_problem(r) for r in humaneval_rows(data)]
+def test_verbatim_and_reworded_benchmark_problems_are_all_caught(data, he_rows, index):
+    he = [humaneval_problem(r) for r in he_rows]
     mbpp = [mbpp_problem(r) for r in mbpp_rows(data) if r["task_id"] <= 600]
     for p in itertools.chain(he, mbpp, map(reword, he), map(reword, mbpp)):
         overlap = index.check(p)
@@ -63,8 +69,8 @@ def test_verbatim_and_reworded_benchmark_problems_are_all_caught(data, index):
         assert overlap.benchmark_id == expected or _overlap_is_real(p, overlap.detail(), index.items)
 
 
-def test_reworded_copy_keeps_no_docstring_ngram_but_is_caught_by_code(data, index):
-    row = humaneval_rows(data)[0]
+def test_reworded_copy_keeps_no_docstring_ngram_but_is_caught_by_code(he_rows, index):
+    row = he_rows[0]
     copy = reword(humaneval_problem(row))
     assert "has_close_elements" not in copy.prompt and "provided" in copy.prompt
     overlap = index.check(copy)
@@ -72,24 +78,25 @@ def test_reworded_copy_keeps_no_docstring_ngram_but_is_caught_by_code(data, inde
 
 
 def test_unrelated_real_problems_are_not_flagged(data):
-    """MBPP train rows, APPS and ODEX against HumanEval: nothing overlaps, nothing goes."""
+    """MBPP train rows and APPS against HumanEval: nothing overlaps, nothing goes."""
     index = BenchmarkIndex(load_humaneval())
-    background = [mbpp_problem(r) for r in mbpp_rows(data) if r["task_id"] > 600] + apps_problems(data) + odex_problems(data)
+    background = [mbpp_problem(r) for r in mbpp_rows(data) if r["task_id"] > 600] + apps_problems(data)
     flagged = [(p.task_id, index.check(p)) for p in background]
     assert [(t, o.detail()) for t, o in flagged if o] == []
 
 
-def test_stage_removes_planted_copies_and_nothing_else(data, tmp_path):
-    he_rows = humaneval_rows(data)[::8]  # 21 HumanEval problems
-    mbpp_eval = [r for r in mbpp_rows(data) if 11 <= r["task_id"] <= 510][::10]  # 50 MBPP test problems
-    planted = [humaneval_problem(r) for r in he_rows] + [mbpp_problem(r) for r in mbpp_eval]
+def test_stage_removes_planted_copies_and_nothing_else(data, he_rows, tmp_path):
+    mbpp_eval = [r for r in mbpp_rows(data) if 11 <= r["task_id"] <= 510][::2]  # 20 MBPP test problems
+    planted = [humaneval_problem(r) for r in he_rows[::8]] + [mbpp_problem(r) for r in mbpp_eval]  # + 21 HumanEval
     planted += [reword(p) for p in planted]
     train = [mbpp_problem(r) for r in mbpp_rows(data) if r["task_id"] > 600]
-    background = train + apps_problems(data)[::3] + odex_problems(data)[::2]
-    collected = background[:300] + planted + background[300:]
+    copy = dataclasses.replace(train[3], task_id="collected/mbpp/copy")  # an exact duplicate
+    background = train + apps_problems(data) + [copy]
+    half = len(background) // 2
+    collected = background[:half] + planted + background[half:]
     _write_input(tmp_path / "validated", collected)
 
-    cfg = DedupConfig(mbpp=str(data / "mbpp" / "mbpp.jsonl"))
+    cfg = DedupConfig(mbpp=str(data / "mbpp.jsonl"))
     stats = dedup_stage(tmp_path / "validated", tmp_path / "clean", cfg, progress=False)
     rejects = {r.id: r for r in read_rejects(tmp_path / "clean")}
     kept = {p.task_id for p in read_artifact(tmp_path / "clean")}
@@ -100,9 +107,8 @@ def test_stage_removes_planted_copies_and_nothing_else(data, tmp_path):
     bench = {it.id: it for it in load_humaneval() + load_mbpp(cfg.mbpp)}
     by_id = {p.task_id: p for p in background}
     removed_background = [r for r in rejects.values() if r.id in by_id]
-    # Nothing from APPS or ODEX overlaps; MBPP train rows go only where they really share text or
-    # code with an MBPP eval row (MBPP has template siblings across its splits). Real data also
-    # holds real duplicates (ODEX repeats some snippets): those must name a kept twin.
+    # Nothing from APPS overlaps; MBPP train rows go only where they really share text or code with
+    # an MBPP eval row (MBPP has template siblings across its splits). Duplicates must name a kept twin.
     for r in removed_background:
         if r.reason == "contaminated":
             assert r.id.startswith("collected/mbpp/") and r.detail.startswith("MBPP/"), r
@@ -113,13 +119,15 @@ def test_stage_removes_planted_copies_and_nothing_else(data, tmp_path):
         else:
             assert r.reason == "near_duplicate" and r.detail.split(":")[0] in kept, r
     assert stats.reasons["contaminated"] >= len(planted)
+    assert rejects[copy.task_id].reason == ("exact_duplicate" if train[3].task_id in kept else "contaminated")
 
 
 def test_mbpp_index_defaults_to_the_evaluation_rows(data):
-    ids = {it.id for it in load_mbpp(data / "mbpp" / "mbpp.jsonl")}
-    assert len(ids) == 600 and "MBPP/600" in ids and "MBPP/601" not in ids
-    sanitized = load_mbpp(data / "mbpp" / "sanitized-mbpp.json", (1, 974))
-    assert len(sanitized) == 427
+    ids = {it.id for it in load_mbpp(data / "mbpp.jsonl")}
+    assert ids == {f"MBPP/{r['task_id']}" for r in mbpp_rows(data) if r["task_id"] <= 600}
+    assert "MBPP/600" in ids and "MBPP/601" not in ids
+    sanitized = load_mbpp(data / "sanitized-mbpp.json", (1, 974))
+    assert len(sanitized) == 10
 
 
 def test_function_names_are_masked_in_text_and_code():

@@ -81,13 +81,13 @@ def test_mbpp_decontamination_without_the_file_is_a_clear_error(tmp_path):
         DedupConfig(benchmarks=["apps"]).validate()
 
 
-def test_command_writes_clean_shards(tmp_path, shared_data, capsys):
-    he_copy = json.loads(__import__("gzip").open(shared_data / "humaneval" / "HumanEval.jsonl.gz", "rt").readline())
+def test_command_writes_clean_shards(tmp_path, test_data, humaneval_file, capsys):
+    he_copy = json.loads(__import__("gzip").open(humaneval_file, "rt").readline())
     planted = Problem(task_id="ci/planted", prompt=he_copy["prompt"], canonical_solution=he_copy["canonical_solution"],
                       test=he_copy["test"], entry_point=he_copy["entry_point"])
     problems = [_problem("src/a"), _problem("src/b", name="g"), planted]
     run_stage("validate", tmp_path / "in", [problems], lambda items: iter(items), progress=False)
-    rc = main(["dedup", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--mbpp", str(shared_data / "mbpp" / "mbpp.jsonl"), "--no-progress"])
+    rc = main(["dedup", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--mbpp", str(test_data / "mbpp.jsonl"), "--no-progress"])
     assert rc == 0
     assert [p.task_id for p in read_artifact(tmp_path / "out")] == ["src/a"]
     reasons = {r.id: (r.reason, r.detail.split(":")[0]) for r in read_rejects(tmp_path / "out")}

@@ -80,8 +80,8 @@ def test_ranking_without_d_has_no_backtranslation_and_unscorable_samples_lose():
 
 
 @pytest.fixture(scope="module")
-def humaneval(shared_data):
-    return {p.task_id: p for p in read_problems(shared_data / "humaneval" / "HumanEval.jsonl.gz")}
+def humaneval(humaneval_file):
+    return {p.task_id: p for p in read_problems(humaneval_file)}
 
 
 def test_split_prompt_reassembles_every_humaneval_prompt(humaneval):

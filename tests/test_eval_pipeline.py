@@ -24,8 +24,8 @@ TASKS = "HumanEval/0,HumanEval/2,HumanEval/4"
 
 
 @pytest.fixture(scope="module")
-def problems_file(shared_data):
-    return shared_data / "humaneval" / "HumanEval.jsonl.gz"
+def problems_file(humaneval_file):
+    return humaneval_file
 
 
 @pytest.fixture(scope="module")

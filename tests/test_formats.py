@@ -14,10 +14,10 @@ from formats import FORMATS, FormatConfig, assign_splits, extract_docstring, for
 N_PROBLEMS = 24
 
 
-def humaneval_problems(shared_data, n=N_PROBLEMS) -> list[Problem]:
+def humaneval_problems(humaneval_file, n=N_PROBLEMS) -> list[Problem]:
     """Real HumanEval rows as Problems, their pieces cut with `ast` (the collectors use libcst)."""
     out = []
-    with gzip.open(shared_data / "humaneval" / "HumanEval.jsonl.gz", "rt") as fh:
+    with gzip.open(humaneval_file, "rt") as fh:
         rows = [json.loads(line) for line in fh][:n]
     for row in rows:
         tree = ast.parse(row["prompt"])
@@ -36,8 +36,8 @@ def humaneval_problems(shared_data, n=N_PROBLEMS) -> list[Problem]:
 
 
 @pytest.fixture(scope="module")
-def problems(shared_data):
-    probs = humaneval_problems(shared_data)
+def problems(humaneval_file):
+    probs = humaneval_problems(humaneval_file)
     no_doc = Problem(task_id="ci/nodoc", prompt="def f(x):\n", canonical_solution="    return x\n",
                      test="def check(c):\n    assert c(1) == 1\n", entry_point="f", source="ci",
                      signature="def f(x):", body="    return x\n")

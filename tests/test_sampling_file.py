@@ -93,8 +93,8 @@ def test_duplicate_task_ids_are_refused(sampler, tmp_path):
         sample_to_file(sampler, ITEMS[:2] + ITEMS[:1], PARAMS, tmp_path / "s.jsonl", progress=False)
 
 
-def test_sample_command_on_humaneval_resumes(sampler, shared_data, tmp_path):
-    problems = list(iter_jsonl(shared_data / "humaneval" / "HumanEval.jsonl.gz"))[:3]
+def test_sample_command_on_humaneval_resumes(sampler, humaneval_file, tmp_path):
+    problems = list(iter_jsonl(humaneval_file))[:3]
     src = tmp_path / "problems.jsonl"
     write_jsonl(src, problems)
     out = tmp_path / "samples.jsonl"

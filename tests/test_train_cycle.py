@@ -24,10 +24,10 @@ def _write_split(folder, name, rows):
 
 
 @pytest.fixture(scope="module")
-def data(shared_data, tmp_path_factory):
+def data(humaneval_file, tmp_path_factory):
     """standard/ and docstring_last/ folders in the format helper's row shape, built from HumanEval."""
     root = tmp_path_factory.mktemp("data")
-    problems = read_problems(shared_data / "humaneval" / "HumanEval.jsonl.gz")[:40]
+    problems = read_problems(humaneval_file)[:40]
     s_rows, d_rows = [], []
     for p in problems:
         s_rows.append({"task_id": p.task_id, "prompt": p.prompt, "target": p.canonical_solution, "source": "humaneval"})
