@@ -57,6 +57,8 @@ class EvalSummary:
     best: dict[str, dict[str, float]] = field(default_factory=dict)  # k -> {"value", "temperature"}
     ranking: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # T -> heuristic -> stats
     backtranslation_model: str | None = None
+    name: str = ""  # what reports call the model (not its path)
+    precision: str = ""  # what was sampled: e.g. "Q8_0 GGUF exported by codexsd ..., sampled by llama.cpp"
 
 
 def temperature_key(t: float) -> str:
@@ -95,6 +97,8 @@ def evaluate_model(
     d_sampler: Sampler | None = None,
     problems_label: str = "",
     progress: bool = True,
+    name: str = "",
+    precision: str = "",
 ) -> EvalSummary:
     """Sample, test, score and rank; files under out_dir (rerun to resume an interrupted sampling)."""
     from codexsd.evaluation.ranking import rank
@@ -102,8 +106,11 @@ def evaluate_model(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    from codexsd.evaluation.precision import model_name
+
     summary = EvalSummary(
         model=sampler.spec, problems=problems_label, tasks=len(problems),
+        name=name or model_name(sampler.spec), precision=precision,
         settings={**asdict(settings), "stop": list(settings.stop)},
         backtranslation_model=getattr(d_sampler, "spec", None) if d_sampler else None,
     )
