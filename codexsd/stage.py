@@ -6,6 +6,9 @@ completion marker `.done-i.json`. A rerun skips every shard whose marker carries
 same fingerprint (stage name + parameters + input content), so a stage killed at any
 moment and rerun ends with the same files as an uninterrupted run. Every shard must
 account for its input: items in = kept + rejected, or the stage fails loudly.
+
+Shards run wherever the executor puts them (codexsd.executor: this process, a process
+pool, a Ray cluster); they send their rows back and this process writes every file.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import hashlib
 import json
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from codexsd import io as atomic
+from codexsd.executor import Executor, LocalExecutor
 from codexsd.record import Problem, Reject, iter_jsonl, write_jsonl
 
 log = logging.getLogger(__name__)
@@ -82,8 +86,17 @@ def _item_id(item: Any) -> str:
     return str(getattr(item, "id", ""))
 
 
-def process_shard(stage: str, out_dir: Path, index: int, items: list[Any], fn: ShardFn, fp: str) -> dict[str, Any]:
-    """Run `fn` over one shard and write its files; returns the marker written."""
+@dataclass(frozen=True)
+class ShardResult:
+    """What a worker sends back for one shard: plain rows, written by the driver."""
+
+    kept: list[dict[str, Any]]
+    rejects: list[dict[str, Any]]
+    reasons: dict[str, int]
+
+
+def compute_shard(stage: str, index: int, items: list[Any], fn: ShardFn) -> ShardResult:
+    """Run `fn` over one shard and check its account (runs wherever the executor puts it)."""
     kept: list[Problem] = []
     rejects: list[Reject] = []
     for result in fn(items):
@@ -97,17 +110,38 @@ def process_shard(stage: str, out_dir: Path, index: int, items: list[Any], fn: S
         raise AccountingError(
             f"stage {stage}, shard {index}: {len(items)} items in but {len(kept)} kept + {len(rejects)} rejected"
         )
-    data_path, rej_path, done_path = shard_paths(out_dir, index)
-    write_jsonl(data_path, (p.to_dict() for p in kept))
-    write_jsonl(rej_path, (r.to_dict() for r in rejects))
     reasons: dict[str, int] = {}
     for r in rejects:
         reasons[r.reason] = reasons.get(r.reason, 0) + 1
-    marker = {"fingerprint": fp, "items_in": len(items), "kept": len(kept), "rejected": len(rejects), "reasons": reasons}
-    tmp = done_path.with_name(done_path.name + ".tmp")
-    tmp.write_text(json.dumps(marker, sort_keys=True))
-    os.replace(tmp, done_path)
+    return ShardResult([p.to_dict() for p in kept], [r.to_dict() for r in rejects], reasons)
+
+
+def write_shard(out_dir: Path, index: int, result: ShardResult, items_in: int, fp: str) -> dict[str, Any]:
+    """Write one shard's data, rejects and, last, its completion marker (on the driver)."""
+    data_path, rej_path, done_path = shard_paths(out_dir, index)
+    write_jsonl(data_path, result.kept)
+    write_jsonl(rej_path, result.rejects)
+    marker = {"fingerprint": fp, "items_in": items_in, "kept": len(result.kept), "rejected": len(result.rejects),
+              "reasons": result.reasons}
+    atomic.write_text(done_path, json.dumps(marker, sort_keys=True))
     return marker
+
+
+def process_shard(stage: str, out_dir: Path, index: int, items: list[Any], fn: ShardFn, fp: str) -> dict[str, Any]:
+    """Run `fn` over one shard and write its files; returns the marker written."""
+    return write_shard(out_dir, index, compute_shard(stage, index, items, fn), len(items), fp)
+
+
+@dataclass(frozen=True)
+class _ShardTask:
+    """The executor's task for a stage: (index, items) -> ShardResult (picklable if `fn` is)."""
+
+    stage: str
+    fn: ShardFn
+
+    def __call__(self, job: tuple[int, list[Any]]) -> ShardResult:
+        index, items = job
+        return compute_shard(self.stage, index, items, self.fn)
 
 
 def _read_marker(path: Path) -> dict[str, Any] | None:
@@ -125,11 +159,14 @@ def run_stage(
     params: Any = None,
     workers: int = 1,
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> StageStats:
     """Map `fn` over `shards`, resumably; writes shard files and `stats.json` under `out_dir`.
 
     `fn` must be deterministic for a given shard and `params` (seed anything random from
-    them) and, for `workers > 1`, picklable.
+    them) and, for `workers > 1` or a Ray `executor`, picklable. The executor (default: a
+    local pool of `workers`) runs the unfinished shards; this process writes every file, so
+    the output bytes do not depend on where shards ran.
     """
     from tqdm.auto import tqdm
 
@@ -150,18 +187,13 @@ def run_stage(
 
     total = sum(len(items) for _, items, _ in todo)
     bar = tqdm(total=total, desc=stage, unit="item", disable=not progress or total == 0, leave=False)
+    executor = executor or LocalExecutor(workers)
     try:
-        if workers > 1 and len(todo) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(process_shard, stage, out, i, items, fn, fp): (i, len(items)) for i, items, fp in todo}
-                for fut in _as_completed(futures):
-                    i, n = futures[fut]
-                    markers[i] = fut.result()
-                    bar.update(n)
-        else:
-            for i, items, fp in todo:
-                markers[i] = process_shard(stage, out, i, items, fn, fp)
-                bar.update(len(items))
+        jobs = [(i, items) for i, items, _ in todo]
+        for k, result in executor.run(_ShardTask(stage, fn), jobs):
+            i, items, fp = todo[k]
+            markers[i] = write_shard(out, i, result, len(items), fp)
+            bar.update(len(items))
     finally:
         bar.close()
 
@@ -178,14 +210,8 @@ def run_stage(
     return stats
 
 
-def _as_completed(futures):
-    from concurrent.futures import as_completed
-
-    return as_completed(futures)
-
-
 def _remove_stale_shards(out: Path, n_shards: int) -> None:
-    for leftover in out.glob(".tmp-*"):  # half-written files of a killed run
+    for leftover in [*out.glob(".tmp-*"), *out.glob("*.tmp")]:  # half-written files of a killed run
         leftover.unlink()
     for pattern in ("data-*.jsonl", "rejects-*.jsonl", ".done-*.json"):
         for path in out.glob(pattern):
@@ -198,9 +224,7 @@ def _remove_stale_shards(out: Path, n_shards: int) -> None:
 
 
 def write_stats(out: Path, stats: dict[str, Any]) -> None:
-    tmp = out / "stats.json.tmp"
-    tmp.write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out / "stats.json")
+    atomic.write_json(out / "stats.json", stats)
 
 
 def chunk(items: Sequence[Any], size: int) -> list[list[Any]]:

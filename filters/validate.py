@@ -8,12 +8,12 @@ early exit).
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import logging
 from typing import Iterable, Iterator
 
 from codexsd.record import Problem, Reject
+from filters.base import SandboxShard
 from filters.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Outcome, Program, Sandbox, Status
 
 log = logging.getLogger(__name__)
@@ -54,32 +54,11 @@ def validate_problems(problems: list[Problem], sandbox: Sandbox, runs: int = DEF
         yield judge(problem, outcomes[i * runs:(i + 1) * runs])
 
 
-_SANDBOXES: dict[tuple, Sandbox] = {}
-
-
-def _shared_sandbox(backend: str, workers: int | None) -> Sandbox:
-    """One sandbox per process and backend, closed at exit (shard functions run many times)."""
-    key = (backend, workers)
-    if key not in _SANDBOXES:
-        from filters.sandbox import get_sandbox
-
-        _SANDBOXES[key] = get_sandbox(backend, workers=workers)
-        if len(_SANDBOXES) == 1:
-            atexit.register(_close_all)
-    return _SANDBOXES[key]
-
-
-def _close_all() -> None:
-    for sb in _SANDBOXES.values():
-        sb.close()
-    _SANDBOXES.clear()
-
-
 @dataclasses.dataclass
-class ValidateShard:
+class ValidateShard(SandboxShard):
     """A run_stage shard function: `ValidateShard(runs=3)(problems)` yields a Problem or Reject per item.
 
-    Picklable (for run_stage workers > 1): the sandbox is created lazily in each process unless given.
+    Picklable (for pool or Ray workers): the sandbox is opened lazily once per process unless given.
     """
 
     runs: int = DEFAULT_RUNS
@@ -88,6 +67,10 @@ class ValidateShard:
     memory_mb: int = int(DEFAULT_MEMORY_MB)
     workers: int | None = None
     sandbox: Sandbox | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def sandbox_workers(self) -> int | None:
+        return self.workers
 
     def params(self) -> dict:
         """What decides the output (the stage fingerprint)."""
@@ -104,11 +87,5 @@ class ValidateShard:
             except (TypeError, ValueError) as exc:
                 bad.append(Reject(id=str(getattr(item, "get", lambda *_: "")("task_id") or ""), stage=STAGE,
                                   reason="malformed", detail=str(exc)[:500]))
-        sandbox = self.sandbox or _shared_sandbox(self.backend, self.workers)
-        yield from validate_problems(problems, sandbox, self.runs, self.timeout, self.memory_mb)
+        yield from validate_problems(problems, self.get_sandbox(), self.runs, self.timeout, self.memory_mb)
         yield from bad
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["sandbox"] = None
-        return state

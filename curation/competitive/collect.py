@@ -7,18 +7,19 @@ solution whose program passes (prompt + body + test + check) gives the kept Prob
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from codexsd.record import Problem, Reject
+from codexsd.executor import Executor, LocalExecutor
 from codexsd.stage import StageStats, chunk, run_stage
 from curation.competitive.config import CompetitiveConfig
 from curation.competitive.convert import build_problem
 from curation.competitive.loaders import load_tasks
 from curation.competitive.pysource import SourceError
+from filters.base import SandboxShard
 from filters.sandbox import Program, Sandbox, get_sandbox
 
 log = logging.getLogger(__name__)
@@ -27,15 +28,6 @@ STAGE = "collect_competitive"
 # Part of every shard's fingerprint: bump it when conversion changes what a shard writes,
 # so that a rerun redoes finished shards instead of keeping stale ones.
 CONVERSION_VERSION = 1
-_SANDBOXES: dict[str | None, Sandbox] = {}  # one per worker process and backend
-
-
-def _process_sandbox(backend: str | None) -> Sandbox:
-    if backend not in _SANDBOXES:
-        _SANDBOXES[backend] = get_sandbox(backend)
-        atexit.register(_SANDBOXES[backend].close)
-    return _SANDBOXES[backend]
-
 
 @dataclass
 class _Attempt:
@@ -58,18 +50,16 @@ def _variants(task: dict[str, Any]) -> list[str]:
     return [""]
 
 
-class ValidateShard:
+class ConvertShard(SandboxShard):
     """The shard function: task dicts in, a Problem or a Reject out for each (picklable)."""
 
     def __init__(self, config: CompetitiveConfig, sandbox: Sandbox | None = None) -> None:
         self.config = config
+        self.backend = config.sandbox
         self.sandbox = sandbox
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"config": self.config, "sandbox": None}
-
     def __call__(self, items: list[dict[str, Any]]) -> Iterator[Problem | Reject]:
-        sandbox = self.sandbox or _process_sandbox(self.config.sandbox)
+        sandbox = self.get_sandbox()
         pending = [_Pending(item) for item in items if "reject" not in item]
         for round_ in range(self.config.max_solutions_tried):
             batch: list[tuple[_Pending, Problem]] = []
@@ -145,22 +135,26 @@ def collect_competitive(
     config: CompetitiveConfig | None = None,
     sandbox: Sandbox | None = None,
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> StageStats:
     """Collect validated Problems from `sources` into the stage artifact `out_dir`.
 
-    With `sandbox` given, shards run in this process on it; otherwise each worker opens
-    the backend `config.sandbox`.
+    Shards run on `executor` (default: `config.workers` local processes, or this process
+    when `sandbox` is given). In this process they use `sandbox`; elsewhere each worker
+    opens the backend `config.sandbox` once.
     """
     config = config or CompetitiveConfig()
     tasks = load_all(sources, config)
     shards = chunk(tasks, config.shard_size) if tasks else []
-    workers = 1 if sandbox is not None else config.workers
-    own = sandbox is None and workers == 1
+    executor = executor or LocalExecutor(1 if sandbox is not None else config.workers)
+    inline = isinstance(executor, LocalExecutor) and executor.workers == 1
+    own = sandbox is None and inline
     if own:
         sandbox = get_sandbox(config.sandbox)
     try:
-        return run_stage(STAGE, out_dir, shards, ValidateShard(config, sandbox), params={**config.conversion_params(), "conversion_version": CONVERSION_VERSION},
-                         workers=workers, progress=progress)
+        return run_stage(STAGE, out_dir, shards, ConvertShard(config, sandbox),
+                         params={**config.conversion_params(), "conversion_version": CONVERSION_VERSION},
+                         progress=progress, executor=executor)
     finally:
         if own and sandbox is not None:
             sandbox.close()

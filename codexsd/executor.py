@@ -1,0 +1,222 @@
+"""Where shard functions run: this process, a local process pool, or a Ray cluster.
+
+    with get_executor("ray") as ex:                 # RAY_ADDRESS, or a local Ray instance
+        for i, result in ex.run(fn, [shard0, shard1, ...]):
+            ...                                     # as each finishes; the caller orders them
+
+One call `fn(args[i])` is one task. A task whose worker process died (killed, out of
+memory, node lost) is run again, up to `max_retries` times; an exception raised by `fn`
+itself is not retried: it propagates to the caller with its own type. Nothing else
+crosses the boundary: `fn` and its arguments are pickled there, results pickled back.
+
+Workers keep expensive things (a sandbox pool, a loaded sampler) across tasks through
+`process_resource`, built on first use and closed when the worker process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from typing import Any, Callable, Iterator, Sequence
+
+log = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "ray")
+DEFAULT_MAX_RETRIES = 3
+
+
+class WorkerDied(RuntimeError):
+    """A task's worker died more often than the retry budget allows."""
+
+
+class Executor:
+    """Runs `fn(arg)` for each arg; yields `(index, result)` as tasks finish."""
+
+    name = "base"
+
+    def run(self, fn: Callable[[Any], Any], args: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class LocalExecutor(Executor):
+    """`workers` <= 1 (or a single task): in this process, in order. Otherwise a process pool.
+
+    A pool whose worker died (`BrokenProcessPool`) is replaced and the unfinished tasks are
+    submitted again, up to `max_retries` times.
+    """
+
+    name = "local"
+
+    def __init__(self, workers: int = 1, max_retries: int = DEFAULT_MAX_RETRIES):
+        self.workers = max(1, int(workers or 1))
+        self.max_retries = max_retries
+
+    def run(self, fn, args):
+        if self.workers <= 1 or len(args) <= 1:
+            for i, arg in enumerate(args):
+                yield i, fn(arg)
+            return
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        todo = list(range(len(args)))
+        for attempt in range(self.max_retries + 1):
+            finished: set[int] = set()
+            try:
+                with ProcessPoolExecutor(max_workers=min(self.workers, len(todo))) as pool:
+                    futures = {pool.submit(fn, args[i]): i for i in todo}
+                    try:
+                        for fut in as_completed(futures):
+                            i = futures[fut]
+                            result = fut.result()
+                            finished.add(i)
+                            yield i, result
+                    except BaseException:
+                        pool.shutdown(wait=True, cancel_futures=True)  # the running ones finish, no new ones
+                        raise
+                return
+            except BrokenProcessPool as exc:
+                todo = [i for i in todo if i not in finished]
+                if attempt == self.max_retries:
+                    raise WorkerDied(f"a worker process died {attempt + 1} times; {len(todo)} tasks unfinished") from exc
+                log.warning("a worker process died; running %d unfinished tasks again", len(todo))
+
+
+class RayExecutor(Executor):
+    """Tasks on a Ray cluster: `address` or $RAY_ADDRESS, else a Ray instance on this machine.
+
+    Each task asks for `num_cpus` CPUs. Ray reruns a task whose worker died (`max_retries`);
+    it does not rerun one that raised (`retry_exceptions=False`), and that exception is
+    raised here as its own type.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: float = 1, max_retries: int = DEFAULT_MAX_RETRIES,
+                 init_kwargs: dict | None = None):
+        ray = require_ray()
+        self.num_cpus = num_cpus
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False,
+                     **(init_kwargs or {}))
+        self._remote = ray.remote(num_cpus=num_cpus, max_retries=max_retries, retry_exceptions=False)(_call)
+
+    def run(self, fn, args):
+        import ray
+        from ray.exceptions import RayTaskError
+
+        fn_ref = ray.put(fn)  # shipped once, not once per task
+        refs = {self._remote.remote(fn_ref, arg): i for i, arg in enumerate(args)}
+        pending = list(refs)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                ref = done[0]
+                try:
+                    result = ray.get(ref)
+                except RayTaskError as exc:  # the shard function raised: its own exception, no retry
+                    cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else None
+                    raise (cause or exc.as_instanceof_cause()) from None
+                except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                        ray.exceptions.OutOfMemoryError) as exc:
+                    raise WorkerDied(f"task {refs[ref]}: its worker died more than the retry budget allows: "
+                                     f"{type(exc).__name__}") from exc
+                yield refs[ref], result
+        finally:
+            for ref in pending:  # a failure or an abandoned generator: stop what still runs
+                ray.cancel(ref, force=True)
+
+    def close(self) -> None:
+        import ray
+
+        if self._owns_ray and ray.is_initialized():
+            ray.shutdown()
+
+
+def _call(fn, arg):
+    return fn(arg)
+
+
+def require_ray():
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError("the ray executor needs Ray: pip install 'codexsd[ray]' (or pip install ray)") from exc
+    return ray
+
+
+def get_executor(name: str | None = "local", workers: int = 1, **kwargs) -> Executor:
+    """`local` (a pool of `workers` processes; 1 = this process) or `ray` (RAY_ADDRESS or a local instance)."""
+    name = name or "local"
+    if name == "local":
+        return LocalExecutor(workers, **kwargs)
+    if name == "ray":
+        return RayExecutor(**kwargs)
+    raise ValueError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+# -- per-process resources ----------------------------------------------------------------
+
+_RESOURCES: dict[tuple, Any] = {}
+
+
+def process_resource(key: tuple, factory: Callable[[], Any]) -> Any:
+    """One `factory()` result per process and key (a sandbox, a sampler), closed at process exit.
+
+    Closed by `atexit` (this process, Ray workers) and by multiprocessing's exit hooks (pool
+    workers, which leave without running `atexit`). A worker killed outright cannot close
+    anything: the sandboxes' own workers exit when their socket to it closes.
+    """
+    if key not in _RESOURCES:
+        if not _RESOURCES:
+            _register_exit_hooks()
+        _RESOURCES[key] = factory()
+    return _RESOURCES[key]
+
+
+def close_process_resources() -> None:
+    while _RESOURCES:
+        _, obj = _RESOURCES.popitem()
+        try:
+            obj.close()
+        except Exception as exc:  # noqa: BLE001 - at exit, one failing close must not skip the others
+            log.debug("closing %r: %s", obj, exc)
+
+
+_HOOKS_REGISTERED = False
+
+
+def _forget_inherited() -> None:
+    """A forked child must not use (or close) its parent's sandboxes: it builds its own."""
+    global _HOOKS_REGISTERED
+    _RESOURCES.clear()
+    _HOOKS_REGISTERED = False
+
+
+os.register_at_fork(after_in_child=_forget_inherited)
+
+
+def _register_exit_hooks() -> None:
+    global _HOOKS_REGISTERED
+    if _HOOKS_REGISTERED:
+        return
+    _HOOKS_REGISTERED = True
+    atexit.register(close_process_resources)
+    try:
+        from multiprocessing import util
+
+        util.Finalize(None, close_process_resources, exitpriority=10)
+    except Exception:  # noqa: BLE001
+        pass
