@@ -8,6 +8,10 @@ Each stage reads the previous artifact and writes its own under the output folde
     OUT/standard/ OUT/docstring_last/   the two training variants, each with its dataset card
     OUT/summary.json                    per stage: in, kept, rejected, top reject reasons
 
+The build is the list `STEPS`: each step names its output folder and the function that
+fills it from the previous step's folder; a new stage is one entry there. Shards run on
+the executor the config names (`executor: local | ray`), with the same output either way.
+
 Every stage is resumable (finished shards are skipped), so a build killed at any moment
 and started again ends with the same files as an uninterrupted one: `output_hash` checks
 that over the data, leaving out run metadata.
@@ -24,9 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from codexsd.config import load_config
-from codexsd.record import Reject
+from codexsd import io as atomic
+from codexsd.config import ConfigError, load_config
+from codexsd.executor import EXECUTORS, Executor, LocalExecutor, get_executor
+from codexsd.record import Problem, Reject
 from codexsd.stage import StageStats, chunk, read_shards, run_stage, write_stats
+from filters.base import Filter, FilterShard
 from curation.ci.config import CIConfig
 from curation.competitive.config import CompetitiveConfig
 from filters.dedup import DedupConfig
@@ -36,7 +43,6 @@ from formats.stage import FormatConfig, format_stage
 
 log = logging.getLogger(__name__)
 
-STAGE_DIRS = ("raw", "validated", "clean", "solvable")
 # Data files of stage folders; variant folders are hashed whole except the run metadata below.
 _STAGE_DATA = ("data-", "rejects-")
 _METADATA = {"state.json"}  # datasets' save_to_disk bookkeeping (fingerprints), not data
@@ -60,6 +66,7 @@ To scale up, raise these settings (YAML --config or flags):
   solvability.model: hf:<id> | vllm:<id> | openai:<url>#<model>   a stronger model than the bundled SmolLM2-135M
   dedup.mbpp: PATH/mbpp.jsonl with dedup.benchmarks: [humaneval, mbpp]   decontaminate against MBPP too
   workers: <cores>                  shards in parallel
+  executor: ray                     shards on a Ray cluster (RAY_ADDRESS); see README "Running on a cluster"
 See configs/full.yaml for a paper-sized build."""
 
 
@@ -81,7 +88,8 @@ class ValidateConfig:
 class BuildConfig:
     out: str = "out"
     sandbox: str = ""  # sandbox backend ('' = CODEXSD_SANDBOX or auto)
-    workers: int = 1  # validation shards in parallel processes (collectors have their own `workers`)
+    executor: str = "local"  # where shards run: local (a pool of `workers` processes) or ray (RAY_ADDRESS or a local Ray)
+    workers: int = 1  # local executor: shards in parallel processes (collectors have their own `workers`)
     shard_size: int = 25  # problems per shard after collection
     max_prompt_chars: int = 8000  # longer prompts (huge contexts) are rejected at collection; 0 = no limit
     sources: SourcesConfig = field(default_factory=SourcesConfig)
@@ -132,6 +140,89 @@ class BuildResult:
         return rows
 
 
+@dataclass
+class BuildContext:
+    """What every step may use: the settings, the open sandbox/sampler, the executor."""
+
+    cfg: BuildConfig
+    out: Path
+    sandbox: Any
+    sampler: Any
+    executor: Executor
+    progress: bool = True
+
+    @property
+    def inline(self) -> bool:
+        """Shards run in this process, so they may use the open sandbox."""
+        return isinstance(self.executor, LocalExecutor) and self.executor.workers <= 1
+
+
+StepFn = Callable[[BuildContext, Path, Path], StageStats]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of the build: reads `input` (default: the previous step's output) under OUT, writes `output`."""
+
+    name: str
+    output: str
+    run: StepFn
+    input: str = ""
+
+
+def _collect_step(ctx: BuildContext, _input: Path, output: Path) -> StageStats:
+    return collect(ctx.cfg, output, ctx.sandbox, ctx.progress, executor=ctx.executor)
+
+
+def _validate(ctx: BuildContext, input: Path, output: Path) -> StageStats:
+    from filters.validate import STAGE, ValidateShard
+
+    v = ctx.cfg.validate
+    # elsewhere than this process, each worker opens one sandbox with as many workers as its task has CPUs
+    fn = ValidateShard(runs=v.runs, backend=ctx.sandbox.name, timeout=v.timeout, memory_mb=v.memory_mb,
+                       workers=None if ctx.inline else _task_cpus(ctx.executor),
+                       sandbox=ctx.sandbox if ctx.inline else None)
+    return run_stage(STAGE, output, read_shards(input), fn, params=fn.params(), progress=ctx.progress,
+                     executor=ctx.executor)
+
+
+def _dedup(ctx: BuildContext, input: Path, output: Path) -> StageStats:
+    from filters.dedup import dedup_stage
+
+    return dedup_stage(input, output, ctx.cfg.dedup, progress=ctx.progress)
+
+
+def _solvability(ctx: BuildContext, input: Path, output: Path) -> StageStats:
+    from filters.solvability import solvability_stage
+
+    return solvability_stage(input, output, ctx.cfg.solvability, sampler=ctx.sampler, sandbox=ctx.sandbox,
+                             progress=ctx.progress)
+
+
+# The build, in order. A new stage is one entry: its input is the previous entry's output.
+STEPS: tuple[Step, ...] = (
+    Step("collect", "raw", _collect_step),
+    Step("validate", "validated", _validate),
+    Step("dedup", "clean", _dedup),
+    Step("solvability", "solvable", _solvability),
+)
+STAGE_DIRS = tuple(step.output for step in STEPS)
+
+
+def resolved_steps(steps: tuple[Step, ...] = STEPS) -> list[Step]:
+    """The steps with every `input` filled in from the chain."""
+    out, previous = [], ""
+    for step in steps:
+        out.append(dataclasses.replace(step, input=step.input or previous))
+        previous = step.output
+    return out
+
+
+def _task_cpus(executor: Executor) -> int | None:
+    cpus = getattr(executor, "num_cpus", None)
+    return max(1, int(cpus)) if cpus else None
+
+
 def run_build(
     cfg: BuildConfig,
     out: str | os.PathLike | None = None,
@@ -139,45 +230,48 @@ def run_build(
     sandbox=None,
     progress: bool = True,
     on_stage: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
 ) -> BuildResult:
-    """Run every stage into `out` (default cfg.out); resumes whatever a previous run finished.
+    """Run every step into `out` (default cfg.out); resumes whatever a previous run finished.
 
-    `sampler` and `sandbox` replace the ones the config names (tests, or a caller that
-    already holds a loaded model).
+    `sampler`, `sandbox` and `executor` replace the ones the config names (tests, or a
+    caller that already holds a loaded model or a cluster connection).
     """
+    if cfg.executor not in EXECUTORS:
+        raise ConfigError(f"executor: {cfg.executor!r} is not one of {', '.join(EXECUTORS)}")
     out = Path(out or cfg.out).resolve()  # stages hand paths to subprocesses with other working directories
     out.mkdir(parents=True, exist_ok=True)
     _write_config(out, cfg)
     announce = on_stage or (lambda name: log.info("stage %s", name))
-    own_sandbox = sandbox is None
+    own_sandbox, own_executor = sandbox is None, executor is None
     if own_sandbox:
         from filters.sandbox import get_sandbox
 
         sandbox = get_sandbox(cfg.sandbox or None)
+    if own_executor:
+        executor = get_executor(cfg.executor, workers=cfg.workers)
+    ctx = BuildContext(cfg=cfg, out=out, sandbox=sandbox, sampler=sampler, executor=executor, progress=progress)
     try:
         stages: list[StageStats] = []
-        announce("collect")
-        stages.append(collect(cfg, out / "raw", sandbox, progress))
-        announce("validate")
-        stages.append(_validate(cfg, out, sandbox, progress))
-        announce("dedup")
-        stages.append(_dedup(cfg, out, progress))
-        announce("solvability")
-        stages.append(_solvability(cfg, out, sampler, sandbox, progress))
+        for step in resolved_steps():
+            announce(step.name)
+            stages.append(step.run(ctx, out / step.input, out / step.output))
     finally:
+        if own_executor:
+            executor.close()
         if own_sandbox:
             sandbox.close()
     announce("format")
     stage_dicts = [s.to_dict() for s in stages]
-    formatted = format_stage(out / "solvable", out, cfg.format, pipeline_stats=stage_dicts, progress=progress)
+    formatted = format_stage(out / STEPS[-1].output, out, cfg.format, pipeline_stats=stage_dicts, progress=progress)
     variants = {name: json.loads((out / name / "stats.json").read_text()) for name in formatted}
     result = BuildResult(out=out, stages=stage_dicts, variants=variants)
-    _write_json(out / "summary.json", {"stages": result.summary_rows(top=10), "variants": {
+    atomic.write_json(out / "summary.json", {"stages": result.summary_rows(top=10), "variants": {
         n: {"kept": v["kept"], "splits": v.get("splits", {})} for n, v in variants.items()}})
     return result
 
 
-def collect(cfg: BuildConfig, raw: Path, sandbox, progress: bool = True) -> StageStats:
+def collect(cfg: BuildConfig, raw: Path, sandbox, progress: bool = True, executor: Executor | None = None) -> StageStats:
     """Run the configured collectors into raw/<kind>/ and merge their problems into raw/."""
     parts: list[StageStats] = []
     shards: list[list[Any]] = []
@@ -189,14 +283,18 @@ def collect(cfg: BuildConfig, raw: Path, sandbox, progress: bool = True) -> Stag
     if cfg.sources.competitive:
         from curation.competitive import collect_competitive
 
-        parts.append(collect_competitive(list(cfg.sources.competitive), raw / "competitive", cfg.competitive,
-                                         sandbox=sandbox, progress=progress))
+        competitive = dataclasses.replace(cfg.competitive, sandbox=cfg.competitive.sandbox or sandbox.name)
+        inline = executor is None or (isinstance(executor, LocalExecutor) and executor.workers <= 1)
+        parts.append(collect_competitive(list(cfg.sources.competitive), raw / "competitive", competitive,
+                                         sandbox=sandbox if inline else None, progress=progress,
+                                         executor=None if inline else executor))
         shards += read_shards(raw / "competitive")
     if not parts:
         raise ValueError("no source to collect from: set sources.ci: true or give sources.competitive files")
     problems = [p for shard in shards for p in shard]
-    merged = run_stage("collect.merge", raw, chunk(problems, cfg.shard_size), PromptFits(cfg.max_prompt_chars),
-                       params={"shard_size": cfg.shard_size, "max_prompt_chars": cfg.max_prompt_chars}, progress=False)
+    merged = run_stage("collect.merge", raw, chunk(problems, cfg.shard_size), FilterShard(PromptFits(cfg.max_prompt_chars)),
+                       params={"shard_size": cfg.shard_size, "max_prompt_chars": cfg.max_prompt_chars}, progress=False,
+                       executor=executor)
     # items in: what the collectors read; rejected: theirs plus the prompts too long; kept: what raw/ holds
     total = StageStats(stage="collect", shards=merged.shards, kept=merged.kept)
     for s in [*parts, merged]:
@@ -209,7 +307,7 @@ def collect(cfg: BuildConfig, raw: Path, sandbox, progress: bool = True) -> Stag
 
 
 @dataclass(frozen=True)
-class PromptFits:
+class PromptFits(Filter):
     """Keep problems whose prompt has at most `max_chars` characters (0: no limit).
 
     A traced function can drag a huge context along (locale.getlocale brings its 40 kB alias
@@ -217,50 +315,18 @@ class PromptFits:
     """
 
     max_chars: int
+    stage = "collect"
 
-    def __call__(self, items):
-        for p in items:
-            if self.max_chars and len(p.prompt) > self.max_chars:
-                yield Reject(p.task_id, "collect", "prompt_too_long", f"{len(p.prompt)} > {self.max_chars} characters")
-            else:
-                yield p
-
-
-def _validate(cfg: BuildConfig, out: Path, sandbox, progress: bool) -> StageStats:
-    from filters.validate import STAGE, ValidateShard
-
-    v = cfg.validate
-    shared = sandbox if cfg.workers <= 1 else None  # worker processes open their own
-    fn = ValidateShard(runs=v.runs, backend=sandbox.name, timeout=v.timeout, memory_mb=v.memory_mb, sandbox=shared)
-    return run_stage(STAGE, out / "validated", read_shards(out / "raw"), fn, params=fn.params(), workers=cfg.workers,
-                     progress=progress)
-
-
-def _dedup(cfg: BuildConfig, out: Path, progress: bool) -> StageStats:
-    from filters.dedup import dedup_stage
-
-    return dedup_stage(out / "validated", out / "clean", cfg.dedup, progress=progress)
-
-
-def _solvability(cfg: BuildConfig, out: Path, sampler, sandbox, progress: bool) -> StageStats:
-    from filters.solvability import solvability_stage
-
-    return solvability_stage(out / "clean", out / "solvable", cfg.solvability, sampler=sampler, sandbox=sandbox,
-                             progress=progress)
+    def check(self, problem: Problem) -> Reject | None:
+        if self.max_chars and len(problem.prompt) > self.max_chars:
+            return self.reject(problem, "prompt_too_long", f"{len(problem.prompt)} > {self.max_chars} characters")
+        return None
 
 
 def _write_config(out: Path, cfg: BuildConfig) -> None:
     import yaml
 
-    tmp = out / "config.yaml.tmp"
-    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=True))
-    os.replace(tmp, out / "config.yaml")
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic.write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=True))
 
 
 def scale_up_hint() -> str:

@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", type=_csv, help="comma-separated: standard,docstring_last")
     parser.add_argument("--sandbox", help="sandbox backend (docker, local, ...)")
     parser.add_argument("--workers", type=int, help="shards processed in parallel")
+    parser.add_argument("--executor", choices=("local", "ray"), help="where shards run: local processes or a Ray cluster (RAY_ADDRESS)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any setting by dotted key, e.g. --set dedup.ngram=13 (repeatable; VALUE is YAML)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved settings as YAML and exit")
@@ -47,6 +48,7 @@ def flags_from_args(args: argparse.Namespace) -> dict:
         "out": args.out, "sources.ci": args.ci, "sources.ci_projects": args.ci_projects,
         "sources.competitive": args.competitive, "ci.max_modules": args.max_modules, "solvability.model": args.model,
         "solvability.n_samples": args.samples, "format.variants": args.variants, "sandbox": args.sandbox, "workers": args.workers,
+        "executor": args.executor,
     }
     if args.max_modules is not None:  # a seeded choice among all fast modules, not the default list
         flags["ci.test_modules"] = []
