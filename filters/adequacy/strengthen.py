@@ -1,0 +1,339 @@
+"""Strengthening call-style tests: new inputs by type-aware mutation (as EvalPlus did for HumanEval).
+
+Each Call.expr is parsed with `ast`; every literal argument of a call in it (`candidate(...)`,
+or the lambda a mutated-argument check wraps around it) is a site. A new input changes one
+site's value by its type: ints and floats +-1, bools negated, strings with a character
+inserted, deleted or replaced, lists and tuples with an element dropped, duplicated, inserted
+or two swapped, dicts with a key added or dropped, sets with an item added or dropped, an
+element mutated inside a container, or the value swapped for another of the same type seen
+elsewhere in the task. Seeded from the task id.
+
+Expected outputs come from the reference, run twice with different hash seeds by one program
+(`observe_twice_program`): once in the sandboxed process itself, once in a `python3 -c`
+subprocess with PYTHONHASHSEED set to another value (the sandbox forks every program from one
+parent, so in-process runs all share the parent's seed; a fresh interpreter also reseeds
+`random`). Each call runs under a per-call CPU-time guard, so one slow input costs only itself.
+`keep_observations` then drops inputs that raise, time out, disagree between the runs, cannot be
+encoded, or return a type the task's own calls never returned.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import random
+from typing import Any, Iterable, Sequence
+
+from filters.sandbox import values
+from filters.sandbox.calls import RESULTS_MARKER, Call, calls_program, parse_results
+
+SECOND_MARKER = "\x1ecodexsd-second-run:"
+GUARD_EXC = "_CodexsdCallTimeout"
+MAX_LITERAL_CHARS = 2000  # sites with longer literals are not mutated
+MAX_RESULT_CHARS = 20000  # a new expected value longer than this (encoded) is dropped
+DROP_REASONS = ("raises", "timeout", "disagrees", "unencodable", "unseen_type", "too_large", "no_result")
+
+GUARD_SOURCE = f'''
+
+class {GUARD_EXC}(BaseException):
+    pass
+
+
+def _codexsd_guard(_thunk, _limit):
+    import signal as _signal
+
+    def _stop(*_):
+        raise {GUARD_EXC}()
+
+    _old = _signal.signal(_signal.SIGPROF, _stop)
+    _signal.setitimer(_signal.ITIMER_PROF, _limit)
+    try:
+        return _thunk()
+    finally:
+        _signal.setitimer(_signal.ITIMER_PROF, 0)
+        _signal.signal(_signal.SIGPROF, _old)
+'''
+
+
+def guarded(expr: str, limit: float) -> str:
+    """`expr` evaluated under the per-call CPU-time guard (needs GUARD_SOURCE in the program)."""
+    return f"_codexsd_guard(lambda: ({expr}), {limit!r})"
+
+
+# ------------------------------------------------------------------ new inputs
+
+def _literal_sites(tree: ast.AST) -> list[ast.expr]:
+    """Argument nodes of any call in `tree` that are literals (ast.literal_eval accepts them)."""
+    sites = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            for arg in [*node.args, *(kw.value for kw in node.keywords)]:
+                if isinstance(arg, ast.Starred):
+                    arg = arg.value
+                try:
+                    ast.literal_eval(arg)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    continue
+                sites.append(arg)
+    return sites
+
+
+def _chars(s: str) -> str:
+    return "".join(sorted(set(s))) or "ab"
+
+
+def mutate_value(value: Any, rng: random.Random, pool: dict[type, list[Any]], depth: int = 0) -> Any:
+    """One type-aware change of `value` (may return an equal value; the caller dedups)."""
+    t = type(value)
+    same_type = [v for v in pool.get(t, ()) if v != value]
+    if same_type and rng.random() < 0.15:
+        return rng.choice(same_type)
+    if t is bool:
+        return not value
+    if t is int:
+        return value + rng.choice((1, -1))
+    if t is float:
+        return value + rng.choice((1.0, -1.0, 0.5))
+    if t is str:
+        pos = rng.randrange(len(value) + 1)
+        op = rng.choice(("insert", "delete", "replace")) if value else "insert"
+        ch = rng.choice(_chars(value + "az"))
+        if op == "insert":
+            return value[:pos] + ch + value[pos:]
+        pos = min(pos, len(value) - 1)
+        return value[:pos] + (ch if op == "replace" else "") + value[pos + 1:]
+    if t in (list, tuple):
+        items = list(value)
+        ops = ["insert"] + (["drop", "duplicate", "mutate"] if items else []) + (["swap"] if len(items) > 1 else [])
+        op = rng.choice(ops)
+        if op == "drop":
+            del items[rng.randrange(len(items))]
+        elif op == "duplicate":
+            i = rng.randrange(len(items))
+            items.insert(i, items[i])
+        elif op == "swap":
+            i, j = rng.sample(range(len(items)), 2)
+            items[i], items[j] = items[j], items[i]
+        elif op == "mutate" and depth < 3:
+            i = rng.randrange(len(items))
+            items[i] = mutate_value(items[i], rng, pool, depth + 1)
+        else:  # insert: a changed copy of an element, or an element seen elsewhere
+            seed = rng.choice(items) if items else rng.choice(pool.get(int, [0]) or [0])
+            items.insert(rng.randrange(len(items) + 1), mutate_value(seed, rng, pool, depth + 1) if depth < 3 else seed)
+        return t(items)
+    if t is dict:
+        d = dict(value)
+        ops = ["drop", "mutate", "add"] if d else ["add"]
+        op = rng.choice(ops)
+        keys = list(d)
+        if op == "drop":
+            del d[rng.choice(keys)]
+        elif op == "mutate" and depth < 3:
+            k = rng.choice(keys)
+            d[k] = mutate_value(d[k], rng, pool, depth + 1)
+        elif keys:
+            k = rng.choice(keys)
+            d[mutate_value(k, rng, pool, depth + 1)] = d[k]
+        return d
+    if t in (set, frozenset):
+        items = set(value)
+        if items and rng.random() < 0.5:
+            items.discard(rng.choice(sorted(items, key=repr)))
+        elif items:
+            items.add(mutate_value(rng.choice(sorted(items, key=repr)), rng, pool, depth + 1))
+        return t(items)
+    return value
+
+
+def _value_pool(trees: Iterable[ast.AST], calls: Sequence[Call]) -> dict[type, list[Any]]:
+    """Literal values seen anywhere in the task's inputs and expected values, by type."""
+    pool: dict[type, list[Any]] = {}
+
+    def add(v: Any) -> None:
+        bucket = pool.setdefault(type(v), [])
+        if len(bucket) < 50 and v not in bucket:
+            bucket.append(v)
+
+    for tree in trees:
+        for site in _literal_sites(tree):
+            v = ast.literal_eval(site)
+            add(v)
+            if isinstance(v, (list, tuple, set, frozenset)):
+                for x in list(v)[:20]:
+                    try:
+                        add(x)
+                    except TypeError:
+                        pass
+    for c in calls:
+        if c.expected is not None and c.expected[0] in ("int", "str", "float", "bool"):
+            try:
+                add(ast.literal_eval(values.to_source(c.expected)))
+            except (ValueError, SyntaxError):
+                pass
+    return pool
+
+
+class _Replace(ast.NodeTransformer):
+    def __init__(self, target: ast.AST, new: ast.expr) -> None:
+        self.target, self.new = target, new
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        if node is self.target:
+            return self.new
+        return super().generic_visit(node)
+
+
+def new_inputs(calls: Sequence[Call], n: int, seed: int) -> list[str]:
+    """Up to `n` new call expressions, each one type-aware change away from an existing call."""
+    parsed = []
+    for c in calls:
+        try:
+            parsed.append(ast.parse(c.expr, mode="eval"))
+        except SyntaxError:
+            continue
+    pool = _value_pool(parsed, calls)
+    sites = [(tree, site) for tree in parsed for site in _literal_sites(tree)
+             if len(ast.unparse(site)) <= MAX_LITERAL_CHARS]
+    seen = {c.expr for c in calls} | {ast.unparse(t) for t in parsed}
+    rng = random.Random(seed)
+    out: list[str] = []
+    for _ in range(n * 6):
+        if len(out) >= n or not sites:
+            break
+        tree, site = rng.choice(sites)
+        old = ast.literal_eval(site)
+        try:
+            new = mutate_value(old, rng, pool)
+            if new == old and type(new) is type(old):
+                continue
+            node = ast.parse(repr(new), mode="eval").body
+            expr = ast.unparse(_Replace(site, node).visit(_copy(tree, site)))
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            continue
+        if expr not in seen and len(expr) <= 4 * MAX_LITERAL_CHARS:
+            seen.add(expr)
+            out.append(expr)
+    return out
+
+
+def _copy(tree: ast.AST, site: ast.AST) -> ast.AST:
+    """The tree itself: _Replace builds a new tree where the site was (the parsed trees are ours)."""
+    import copy
+
+    memo: dict[int, Any] = {id(site): site}  # keep the site's identity so _Replace finds it
+    return copy.deepcopy(tree, memo)
+
+
+# ------------------------------------------------------------------ observing the reference twice
+
+_LAUNCHER = '''
+import os as _os
+import subprocess as _subprocess
+import sys as _sys
+
+_codexsd_src = %(src)r
+try:
+    _r = _subprocess.run([_sys.executable, "-c", _codexsd_src], stdin=_subprocess.DEVNULL,
+                         stdout=_subprocess.PIPE, stderr=_subprocess.DEVNULL, timeout=%(timeout)r,
+                         env=dict(_os.environ, PYTHONHASHSEED=%(hash_seed)r))
+    _out = _r.stdout.decode("utf-8", "replace")
+except Exception:
+    _out = ""
+_at = _out.rfind(%(marker)r)
+_line = _out[_at + len(%(marker)r):].split("\\n", 1)[0] if _at >= 0 else "null"
+_b = ("\\n" + %(second)r + _line + "\\n").encode("utf-8", "replace")
+while _b:
+    _b = _b[_os.write(1, _b):]
+exec(compile(_codexsd_src, "<reference>", "exec"), {"__name__": "__main__"})
+'''
+
+
+def observe_twice_program(source: str, entry_point: str, exprs: Sequence[str], per_call: float, hash_seed: int,
+                          timeout: float) -> str:
+    """A program that evaluates `exprs` on `source` (the reference) in a subprocess with
+    PYTHONHASHSEED=hash_seed, then in itself; both result lists are printed."""
+    src = calls_program(source.rstrip("\n") + "\n" + GUARD_SOURCE, entry_point, [guarded(e, per_call) for e in exprs])
+    return _LAUNCHER % {"src": src, "timeout": timeout, "hash_seed": str(hash_seed), "marker": RESULTS_MARKER,
+                        "second": SECOND_MARKER}
+
+
+def parse_twice(output: str, n: int) -> tuple[list[dict] | None, list[dict] | None]:
+    """(in-process results, subprocess results) printed by observe_twice_program."""
+    first = parse_results(output, n)
+    second = None
+    at = output.rfind(SECOND_MARKER)
+    if at >= 0:
+        try:
+            second = json.loads(output[at + len(SECOND_MARKER):].split("\n", 1)[0])
+        except ValueError:
+            second = None
+        if not (isinstance(second, list) and len(second) == n):
+            second = None
+    return first, second
+
+
+def type_signature(enc: Any, depth: int = 0) -> set[str]:
+    """Type names in an encoding, two container levels deep: ["list", [["int","1"]]] -> {list, list>int}."""
+    if not isinstance(enc, list) or not enc:
+        return {"?"}
+    name = values.type_name(enc)
+    out = {name}
+    if depth < 2 and enc[0] in ("list", "tuple", "set", "frozenset"):
+        for item in enc[1]:
+            out |= {f"{name}>{s}" for s in type_signature(item, depth + 1)}
+    elif depth < 2 and enc[0] in ("dict", "OrderedDict", "Counter", "defaultdict"):
+        for k, v in enc[1]:
+            out |= {f"{name}>k>{s}" for s in type_signature(k, depth + 1)}
+            out |= {f"{name}>v>{s}" for s in type_signature(v, depth + 1)}
+    return out
+
+
+def keep_observations(exprs: Sequence[str], first: list[dict] | None, second: list[dict] | None,
+                      seen_types: set[str]) -> tuple[list[tuple[str, Any]], dict[str, int]]:
+    """The (expr, expected encoding) pairs worth asserting, and the count dropped per reason."""
+    dropped = {r: 0 for r in DROP_REASONS}
+    kept: list[tuple[str, Any]] = []
+    if first is None or second is None:
+        dropped["no_result"] += len(exprs)
+        return kept, dropped
+    for expr, a, b in zip(exprs, first, second):
+        reason = None
+        if a.get("raised") == GUARD_EXC or b.get("raised") == GUARD_EXC:
+            reason = "timeout"
+        elif "raised" in a or "raised" in b:
+            reason = "raises"
+        elif "unencodable" in a or "unencodable" in b:
+            reason = "unencodable"
+        elif values._dumps(a.get("value")) != values._dumps(b.get("value")):
+            reason = "disagrees"
+        elif len(values._dumps(a["value"])) > MAX_RESULT_CHARS:
+            reason = "too_large"
+        elif not type_signature(a["value"]) <= seen_types:
+            reason = "unseen_type"
+        if reason:
+            dropped[reason] += 1
+        else:
+            kept.append((expr, a["value"]))
+    return kept, dropped
+
+
+def greedy_select(kills: dict[str, set[int]], targets: Sequence[int], most: int,
+                  priority: set[int] = frozenset()) -> list[str]:
+    """Inputs chosen one at a time by how many not-yet-killed targets they kill (priority targets,
+    the stand-ins, count 1000 times); stops at `most` inputs or when none kills anything new."""
+    alive = set(targets)
+    chosen: list[str] = []
+    while len(chosen) < most and alive:
+        best, gain = None, 0
+        for expr in kills:  # insertion order: ties go to the earlier input
+            if expr in chosen:
+                continue
+            hit = kills[expr] & alive
+            score = sum(1000 if t in priority else 1 for t in hit)
+            if score > gain:
+                best, gain = expr, score
+        if best is None:
+            break
+        chosen.append(best)
+        alive -= kills[best]
+    return chosen
