@@ -94,7 +94,7 @@ def test_pass_at_k_estimator():
         estimate_pass_at_k(3, [1], 4)
 
 
-def test_evaluate_cli(tmp_path, problems):
+def test_eval_cli_scores_a_samples_file_and_evaluate_is_an_alias(tmp_path, problems, capsys):
     from codexsd.cli import main
 
     tid = next(iter(problems))
@@ -103,10 +103,22 @@ def test_evaluate_cli(tmp_path, problems):
     sfile = tmp_path / "samples.jsonl"
     sfile.write_text(json.dumps({"task_id": tid, "completion": problems[tid]["canonical_solution"], "extra": 7}) + "\n"
                      + json.dumps({"task_id": tid, "completion": "    return 0\n"}) + "\n")
-    assert main(["evaluate", str(sfile), "--problems", str(pfile), "-k", "1,2", "--sandbox", "local", "--workers", "1"]) == 0
+    assert main(["eval", str(sfile), "--problems", str(pfile), "-k", "1,2", "--sandbox", "local", "--workers", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"pass@1": 0.5, "pass@2": 1.0} and "alias" not in err
     rows = [json.loads(line) for line in open(str(sfile) + "_results.jsonl")]
     assert [r["passed"] for r in rows] == [True, False]
     assert rows[0]["result"] == "passed" and rows[1]["result"].startswith("failed") and rows[0]["extra"] == 7
+
+    # the old name still works and says what it is an alias of
+    assert main(["evaluate", str(sfile), "--problems", str(pfile), "-k", "1,2", "--sandbox", "local", "--workers", "1",
+                 "-o", str(tmp_path / "again.jsonl")]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"pass@1": 0.5, "pass@2": 1.0}
+    assert "alias of `codexsd eval SAMPLES.jsonl`" in err
+    assert [json.loads(line)["passed"] for line in open(tmp_path / "again.jsonl")] == [True, False]
+    # a samples file and a model at once is a one-line error
+    assert main(["eval", str(sfile), "--model", "default", "--problems", str(pfile)]) == 2
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"task_id": "Nope/1", "completion": ""}) + "\n")
