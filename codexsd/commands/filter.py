@@ -1,11 +1,13 @@
-"""`codexsd filter solvability IN_DIR -o OUT_DIR --model SPEC`: keep problems a model can solve."""
+"""`codexsd filter solvability|adequacy IN_DIR -o OUT_DIR`: keep problems a model can solve, or whose
+tests tell a right body from a wrong one."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-HELP = "model-based filters: `filter solvability` keeps problems that some model sample solves"
+HELP = ("filters: `filter solvability` keeps problems some model sample solves; `filter adequacy` keeps "
+        "problems whose tests no trivial body passes and most mutants fail")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +39,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(_filter=_run_solvability)
 
+    a = sub.add_parser(
+        "adequacy",
+        help="keep a problem only if its tests reject trivial stand-ins and kill most mutants (strengthening them first)",
+        description=(
+            "Runs each problem's tests against trivial stand-ins (the reference frozen at its first answer, "
+            "`return None`, the first argument, the most common expected value) and up to K libcst mutants of "
+            "the reference, in the sandbox. Call-style tests gain up to --max-added asserts on new inputs "
+            "(type-aware mutations of the recorded ones, expected values from the reference run twice with two "
+            "hash seeds), chosen by the mutants they newly kill. Rejects: degenerate_tests, single_expected_value, "
+            "low_mutation_score. OUT_DIR/stats.json and report.json summarise it per source."
+        ),
+    )
+    a.add_argument("in_dir", metavar="IN_DIR", help="a finished stage's output folder (e.g. validated/)")
+    a.add_argument("-o", "--out", required=True, metavar="OUT_DIR")
+    a.add_argument("--config", help="YAML file with AdequacyConfig keys")
+    a.add_argument("-k", "--k-mutants", dest="k_mutants", type=int, help="mutants per task (default 24)")
+    a.add_argument("--threshold", type=float, help="least mutation score kept (default 0.5)")
+    a.add_argument("--min-distinct-values", dest="min_distinct_values", type=int, help="default 2")
+    a.add_argument("--no-strengthen", dest="strengthen", action="store_const", const=False,
+                   help="judge the tests as they are, add no asserts")
+    a.add_argument("--max-added", dest="max_added", type=int, help="asserts added per task at most (default 10)")
+    a.add_argument("--candidates", type=int, help="new inputs tried per task (default 40)")
+    a.add_argument("--seed", type=int)
+    a.add_argument("--sandbox", help="sandbox backend: auto, docker, local")
+    a.add_argument("--timeout", type=float, help="seconds per reference program")
+    a.add_argument("--workers", type=int, help="shards in parallel processes")
+    a.add_argument("--no-progress", action="store_true")
+    a.set_defaults(_filter=_run_adequacy)
+
 
 def run(args: argparse.Namespace) -> int:
     return args._filter(args)
@@ -51,4 +82,22 @@ def _run_solvability(args: argparse.Namespace) -> int:
     stats = solvability_stage(args.in_dir, args.out, cfg, progress=not args.no_progress)
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats.reasons.items())) or "none"
     print(f"solvability: {stats.items_in} in, {stats.kept} kept, {stats.rejected} rejected ({reasons}) -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def _run_adequacy(args: argparse.Namespace) -> int:
+    from codexsd.config import load_config
+    from filters.adequacy import AdequacyConfig, adequacy_stage
+
+    keys = ("k_mutants", "threshold", "min_distinct_values", "strengthen", "max_added", "candidates", "seed", "sandbox",
+            "timeout", "workers")
+    cfg = load_config(AdequacyConfig, args.config, {k: getattr(args, k) for k in keys})
+    try:
+        stats = adequacy_stage(args.in_dir, args.out, cfg, progress=not args.no_progress)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats.reasons.items())) or "none"
+    print(f"adequacy: {stats.items_in} in, {stats.kept} kept, {stats.rejected} rejected ({reasons}) -> {args.out}",
+          file=sys.stderr)
     return 0

@@ -411,7 +411,7 @@ class AdequacyShard:
 
 
 def adequacy_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: AdequacyConfig | None = None,
-                   sandbox: Sandbox | None = None, progress: bool = True) -> StageStats:
+                   sandbox: Sandbox | None = None, progress: bool = True, executor=None) -> StageStats:
     """Run the stage over every shard of `in_dir` into `out_dir`. stats.json gains an `adequacy`
     summary per source; `report.json` adds wall time (not part of the data: it varies run to run)."""
     from filters.adequacy.report import summarise
@@ -420,10 +420,13 @@ def adequacy_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: A
     cfg.validate()
     shards = read_shards(in_dir)
     backend = sandbox.name if sandbox is not None else (cfg.sandbox or "auto")
-    shared = sandbox if cfg.workers <= 1 else None
-    fn = AdequacyShard(cfg, backend=backend, sandbox=shared)
+    from codexsd.executor import LocalExecutor
+
+    executor = executor or LocalExecutor(cfg.workers)
+    inline = isinstance(executor, LocalExecutor) and executor.workers <= 1
+    fn = AdequacyShard(cfg, backend=backend, sandbox=sandbox if inline else None)
     started = time.perf_counter()
-    stats = run_stage(STAGE, out_dir, shards, fn, params=cfg.params(), workers=cfg.workers, progress=progress)
+    stats = run_stage(STAGE, out_dir, shards, fn, params=cfg.params(), progress=progress, executor=executor)
     wall = time.perf_counter() - started
     summary = summarise(out_dir)
     write_stats(Path(out_dir), {**stats.to_dict(), "adequacy": summary})
