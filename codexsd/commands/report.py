@@ -9,7 +9,8 @@ HELP = "plots (pass@k vs k, ranking heuristics, BLEU vs back-translation correct
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--eval", nargs="*", default=[], help="output folders of codexsd eval (one per model)")
+    parser.add_argument("--eval", nargs="*", default=[], help="output folders of codexsd eval --model (one per model; "
+                        "headings use each run's --name, else a short name from its model spec)")
     parser.add_argument("--docstrings", help="output folder of codexsd score-docstrings")
     parser.add_argument("-o", "--output", required=True, help="folder for report.md and the PNGs")
 

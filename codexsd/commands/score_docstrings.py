@@ -6,21 +6,21 @@ import argparse
 import json
 import sys
 
-from codexsd.commands.eval import add_problem_arguments, open_sampler
+from codexsd.commands.eval import MODEL_SPEC_HELP, add_problem_arguments, open_sampler
 
 HELP = "D writes docstrings from signature + body, S codes from them, unit tests decide; BLEU beside it"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--d-model", required=True, help="Codex-D model spec (writes docstrings)")
-    parser.add_argument("--s-model", required=True, help="Codex-S model spec (writes code from docstrings)")
+    parser.add_argument("--d-model", required=True, help="Codex-D model (writes docstrings), e.g. hf:models/d; " + MODEL_SPEC_HELP)
+    parser.add_argument("--s-model", required=True, help="Codex-S model (writes code from docstrings), e.g. hf:models/s; same spec forms as --d-model")
     parser.add_argument("-m", "--docstrings", type=int, default=4, help="docstrings D writes per task")
-    parser.add_argument("--d-temperature", type=float, default=0.8)
+    parser.add_argument("--d-temperature", type=float, default=0.8, help="D's sampling temperature")
     parser.add_argument("--code-samples", type=int, default=1, help="programs S writes per docstring")
-    parser.add_argument("--s-temperature", type=float, default=0.2)
-    parser.add_argument("--top-p", type=float, default=0.95)
-    parser.add_argument("--d-max-new-tokens", type=int, default=160)
-    parser.add_argument("--s-max-new-tokens", type=int, default=300)
+    parser.add_argument("--s-temperature", type=float, default=0.2, help="S's sampling temperature")
+    parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass")
+    parser.add_argument("--d-max-new-tokens", type=int, default=160, help="tokens per docstring at most")
+    parser.add_argument("--s-max-new-tokens", type=int, default=300, help="tokens per program at most")
     add_problem_arguments(parser)
 
 
