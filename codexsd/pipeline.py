@@ -343,11 +343,24 @@ def scale_up_hint() -> str:
     return SCALE_UP.format(modules=len(DEFAULT_STDLIB_MODULES), samples=DEFAULT_SAMPLES)
 
 
+_PLACEMENT = ("executor", "workers", "out")  # where shards run and land, not what they write
+
+
+def _placement_free(config_yaml: bytes) -> bytes:
+    import yaml
+
+    cfg = yaml.safe_load(config_yaml) or {}
+    for key in _PLACEMENT:
+        cfg.pop(key, None)
+    return yaml.safe_dump(cfg, sort_keys=True).encode()
+
+
 def output_hash(out_dir: str | os.PathLike) -> str:
     """sha256 over a build's data: stage shards, rejects and stats, the variants, summary.json.
 
-    Left out: completion markers and temporary files (names starting with '.'), logs and
-    caches of the collectors, and datasets' state.json bookkeeping.
+    Left out: where shards ran and landed (the `executor`, `workers`, `out` settings), completion markers
+    and temporary files (names starting with '.'), logs and caches of the collectors, and
+    datasets' state.json bookkeeping.
     """
     out = Path(out_dir)
     h = hashlib.sha256()
@@ -359,6 +372,7 @@ def output_hash(out_dir: str | os.PathLike) -> str:
         is_stage_data = path.name.startswith(_STAGE_DATA) or path.name == "stats.json"
         if not (in_variant or is_stage_data or rel.as_posix() in ("summary.json", "config.yaml")):
             continue
-        h.update(rel.as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        data = _placement_free(path.read_bytes()) if rel.as_posix() == "config.yaml" else path.read_bytes()
+        h.update(rel.as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
     return h.hexdigest()
 
