@@ -1,0 +1,89 @@
+"""The local executor: a dead pool worker's shards are run again, a shard's own error is not."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from codexsd.executor import LocalExecutor, WorkerDied, get_executor, process_resource
+from codexsd.record import Problem, Reject
+from codexsd.stage import chunk, read_artifact, run_stage
+
+
+def _p(i):
+    return Problem(task_id=f"t/{i}", prompt="def f():\n", canonical_solution="    return 1\n", test="", entry_point="f")
+
+
+class DiesOnce:
+    """Kills its worker process the first time it sees shard `victim` (a marker file remembers)."""
+
+    def __init__(self, marker: Path, victim: str = "t/2"):
+        self.marker, self.victim = marker, victim
+
+    def __call__(self, items):
+        if items[0].task_id == self.victim and not self.marker.exists():
+            self.marker.write_text("died")
+            os._exit(9)
+        for p in items:
+            yield p if int(p.task_id[2:]) % 2 == 0 else Reject(p.task_id, "unit", "odd", "")
+
+
+class AlwaysDies:
+    def __call__(self, items):
+        os._exit(9)
+
+
+class Raises:
+    def __init__(self, log: Path):
+        self.log = log
+
+    def __call__(self, items):
+        with open(self.log, "a") as fh:
+            fh.write(items[0].task_id + "\n")
+        raise KeyError("the stage's own bug")
+
+
+def test_a_dead_pool_worker_is_replaced_and_its_shard_run_again(tmp_path):
+    shards = chunk([_p(i) for i in range(8)], 2)
+    stats = run_stage("unit", tmp_path / "out", shards, DiesOnce(tmp_path / "died"), executor=LocalExecutor(2),
+                      progress=False)
+    assert (tmp_path / "died").exists()
+    assert (stats.items_in, stats.kept, stats.rejected) == (8, 4, 4)
+    assert [p.task_id for p in read_artifact(tmp_path / "out")] == ["t/0", "t/2", "t/4", "t/6"]
+
+
+def test_a_worker_that_always_dies_fails_after_the_retry_budget(tmp_path):
+    with pytest.raises(WorkerDied):
+        run_stage("unit", tmp_path, chunk([_p(i) for i in range(4)], 2), AlwaysDies(),
+                  executor=LocalExecutor(2, max_retries=1), progress=False)
+
+
+def test_a_shard_functions_own_error_propagates_without_retry(tmp_path):
+    log = tmp_path / "calls"
+    with pytest.raises(KeyError, match="own bug"):
+        run_stage("unit", tmp_path / "out", [[_p(0)]], Raises(log), executor=LocalExecutor(1), progress=False)
+    with pytest.raises(KeyError):
+        run_stage("unit", tmp_path / "out2", chunk([_p(i) for i in range(4)], 2), Raises(log),
+                  executor=LocalExecutor(2), progress=False)
+    assert len(log.read_text().split()) <= 3  # one call per shard at most: nothing was retried
+
+
+def test_unknown_executor_is_a_one_line_error():
+    with pytest.raises(ValueError, match="choose one of local, ray"):
+        get_executor("spark")
+
+
+class _Closable:
+    closed = 0
+
+    def close(self):
+        _Closable.closed += 1
+
+
+def test_process_resource_is_built_once_per_process():
+    made = []
+    a = process_resource(("test", 1), lambda: made.append(1) or _Closable())
+    b = process_resource(("test", 1), lambda: made.append(1) or _Closable())
+    assert a is b and made == [1]
