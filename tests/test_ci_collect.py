@@ -161,7 +161,7 @@ def test_collect_small_project(tmp_path, sandbox):
     assert stats.items_in == stats.kept + stats.rejected == len(problems) + len(rejects)
 
     assert set(problems) == {"ci/calc.core.slugify", "ci/calc.core.count_vowels", "ci/calc.core._clean",
-                             "ci/calc.helpers.double"}
+                             "ci/calc.helpers.double", "ci/calc.core.append_twice"}
     slug = problems["ci/calc.core.slugify"]
     assert slug.entry_point == "slugify" and slug.source == "ci"
     assert "SEPARATOR = " in slug.prompt and "def _clean(word):" in slug.prompt  # self-contained
@@ -173,8 +173,10 @@ def test_collect_small_project(tmp_path, sandbox):
     vowels = problems["ci/calc.core.count_vowels"]
     assert "candidate('queue')" in vowels.test  # recorded by the module that then hung
 
-    assert rejects["ci/calc.core.append_twice"].reason == "no_kept_calls"
-    assert "mutates_args" in rejects["ci/calc.core.append_twice"].detail
+    twice = problems["ci/calc.core.append_twice"]  # checked on the argument it mutates
+    assert twice.calls == [{"expr": "(lambda items: (candidate(items, 2), items))([1])",
+                            "expected": ["tuple", [["int", "3"], ["list", [["int", "1"], ["int", "2"], ["int", "2"]]]]],
+                            "raises": "", "compare": "exact", "origin": "original"}]
     assert rejects["ci/calc.core.stamp"].reason == "no_kept_calls"  # replay gives another stamp
     assert rejects["ci/calc.core.from_env"].reason == "no_kept_calls"  # hidden state: env set by the test
     assert rejects["ci/calc.core.notify"].reason == "returns_only_none"

@@ -4,26 +4,53 @@ from __future__ import annotations
 
 import pytest
 
-from curation.ci.tasks import absolute_imports, imports_own_module, render_call, render_test
+import json
+
+from curation.ci.exprs import plan_call
+from curation.ci.tasks import absolute_imports, imports_own_module
+from filters.sandbox import values
 
 PARAMS = [["a", "pos"], ["flag", "kwonly"], ["rest", "varargs"], ["extra", "varkw"]]  # co_varnames order
 
 
+def _key(args) -> str:
+    return json.dumps(values.encode(list(args)), sort_keys=True, separators=(",", ":"))
+
+
+def _plan(params, args, **outcome):
+    return plan_call(params, _key(args), outcome or {"value": values.encode(None)})
+
+
 def test_calls_pass_arguments_the_way_the_function_takes_them():
-    args = repr([1, True, ("x", b"y"), {"k": 2, "not an id": 3}])
-    assert render_call(PARAMS, args) == "candidate(1, 'x', b'y', flag=True, **{'k': 2, 'not an id': 3})"
-    assert render_call(PARAMS, repr([1, False, (), {"k": 2}])) == "candidate(1, flag=False, k=2)"
+    plan = _plan(PARAMS, [1, True, ("x", b"y"), {"k": 2, "not an id": 3}])
+    assert plan["expr"] == "candidate(1, 'x', b'y', flag=True, **{'k': 2, 'not an id': 3})"
+    assert _plan(PARAMS, [1, False, (), {"k": 2}])["expr"] == "candidate(1, flag=False, k=2)"
 
 
-def test_generated_tests_compare_type_and_value_exactly():
-    test = render_test([["x", "pos"]], [["[2]", "4"], ["[[1, 2]]", "(1, 2)"]])
-    assert test.startswith("def check(candidate):\n")
-    ns: dict = {}
-    exec(test, ns)
-    ns["check"](lambda x: x * 2 if isinstance(x, int) else tuple(x))
-    for wrong in (lambda x: 4.0 if x == 2 else (1, 2), lambda x: 4 if x == 2 else [1, 2], lambda x: True):
-        with pytest.raises(AssertionError):
-            ns["check"](wrong)
+def test_generators_raises_and_mutations_become_expressions():
+    one = [["n", "pos"]]
+    assert _plan(one, [3], iter=True)["expr"] == "list(candidate(3))"
+    raises = _plan(one, [-1], raised=True)
+    assert (raises["expr"], raises["kind"], raises["expected"]) == ("candidate(-1)", "raises", None)
+    two = [["items", "pos"], ["x", "pos"]]
+    plan = _plan(two, [[3, 1], 2], value=values.encode(None), after=values.encode([[3, 1, 2], 2]))
+    assert plan["expr"] == "(lambda items: (candidate(items, 2), items))([3, 1])"
+    assert plan["expected"] == values.encode((None, [3, 1, 2]))
+    assert eval(plan["expr"], {"candidate": lambda items, x: items.append(x)}) == (None, [3, 1, 2])
+
+
+def test_values_needing_imports_stay_self_contained():
+    import datetime
+    from decimal import Decimal
+    from fractions import Fraction
+
+    args = [datetime.date(2024, 2, 29), Decimal("1.10"), Fraction(1, 3), frozenset({2, 1}), range(0, 6, 2),
+            datetime.timedelta(days=1, seconds=5), 1 + 2j, bytearray(b"ab")]
+    params = [[f"p{i}", "pos"] for i in range(len(args))]
+    expr = _plan(params, args)["expr"]
+    assert expr.startswith("(lambda ") and "import" not in expr.replace("__import__", "")
+    got = eval(expr, {"candidate": lambda *a: a})  # nothing but `candidate` is defined
+    assert values.encode(list(got)) == values.encode(args)  # exact types all the way down
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from curation.ci import child, runner
+from filters.sandbox import values
 
 LIB = '''
 _counter = [0]
@@ -59,6 +61,10 @@ def square(n):
 
 def gen(n):
     yield n
+
+
+def weekday(day, amount, tags):
+    return f"{day.strftime('%A')} {amount} {len(tags)}"
 '''
 
 TESTS = '''
@@ -77,6 +83,8 @@ mylib.ticket("a"); mylib.ticket("b")
 for i in range(50):
     mylib.square(i)
 list(mylib.gen(2))
+import datetime, decimal
+mylib.weekday(datetime.date(2024, 1, 31), decimal.Decimal("1.50"), {1, 2})
 '''
 
 
@@ -95,18 +103,30 @@ def _trace(root: Path, jobs, python=sys.executable, per_module=30.0, project=60.
     return target, {r["qualname"]: r for r in records}, outcomes
 
 
+def _src(key: str) -> str:
+    """An encoded argument list (canonical JSON) as Python source, for reading the records."""
+    return values.to_source(json.loads(key))
+
+
 def _check_records(by_name):
-    assert [a for a, _ in by_name["add"]["calls"]] == ["[1, 2]", "['a', 'b']", "[0.5, 1]"]
-    assert [r for _, r in by_name["add"]["calls"]] == ["3", "'ab'", "1.5"]
+    add = by_name["add"]["calls"]
+    assert [_src(a) for a, _ in add] == ["[1, 2]", "['a', 'b']", "[0.5, 1]"]
+    assert [values.to_source(r["value"]) for _, r in add] == ["3", "'ab'", "1.5"]
     assert by_name["add"]["drops"] == {"duplicate": 1}
     assert by_name["add"]["params"] == [["a", "pos"], ["b", "pos"]]
-    assert by_name["push"]["calls"] == [] and by_name["push"]["drops"] == {"mutates_args": 1}
-    assert by_name["positive"]["calls"] == [["[3]", "3"]] and by_name["positive"]["drops"] == {"raised": 1}
-    assert by_name["boxed"]["drops"] == {"result_not_plain": 1}
+    # a mutated argument is recorded as it was after the call
+    assert [(_src(a), values.to_source(r["value"]), values.to_source(r["after"])) for a, r in by_name["push"]["calls"]] \
+        == [("[[1], 2]", "2", "[[1, 2], 2]")]
+    assert [(_src(a), r) for a, r in by_name["positive"]["calls"]] == [("[3]", {"value": ["int", "3"]}),
+                                                                         ("[-1]", {"raised": True})]
+    assert by_name["boxed"]["drops"] == {"result_unencodable": 1}
     assert "Box.get" not in by_name and "Box.__init__" not in by_name  # methods that need `self`
-    assert by_name["Box.twice"]["calls"] == [["[4]", "8"]]
+    assert [(_src(a), r) for a, r in by_name["Box.twice"]["calls"]] == [("[4]", {"value": ["int", "8"]})]
     assert len(by_name["square"]["calls"]) == 10  # the child keeps twice the cap for replay to choose from
-    assert "gen" not in by_name
+    assert [(_src(a), r) for a, r in by_name["gen"]["calls"]] == [("[2]", {"iter": True})]
+    when = by_name["weekday"]["calls"]
+    assert [_src(a) for a, _ in when] == ["[datetime.date(2024, 1, 31), Decimal('1.50'), {1, 2}]"]
+    assert when[0][1] == {"value": ["str", "Wednesday 1.50 2"]}
 
 
 def test_trace_records_plain_calls_and_drops_the_rest(tmp_path):
@@ -118,7 +138,18 @@ def test_trace_records_plain_calls_and_drops_the_rest(tmp_path):
     replayed = {r["qualname"]: r for r in runner.replay(target, list(by_name.values()), tmp_path / "replay", 2.0, 60)}
     # ticket() depends on a hidden counter: a fresh process gives other results
     assert replayed["ticket"]["calls"] == [] and replayed["ticket"]["drops"]["replay_differs"] == 2
-    assert replayed["add"]["calls"] == by_name["add"]["calls"]
+    assert [(c["expr"], values.to_source(c["expected"])) for c in replayed["add"]["calls"]] == [
+        ("candidate(1, 2)", "3"), ("candidate('a', 'b')", "'ab'"), ("candidate(0.5, 1)", "1.5")]
+    assert replayed["push"]["calls"] == [{"expr": "(lambda items: (candidate(items, 2), items))([1])",
+                                          "expected": ["tuple", [["int", "2"], ["list", [["int", "1"], ["int", "2"]]]]],
+                                          "raises": ""}]
+    assert replayed["positive"]["calls"][1] == {"expr": "candidate(-1)", "expected": None, "raises": "ValueError"}
+    assert replayed["gen"]["calls"] == [{"expr": "list(candidate(2))", "expected": ["list", [["int", "2"]]],
+                                         "raises": ""}]
+    weekday = replayed["weekday"]["calls"][0]
+    assert "datetime=__import__('datetime')" in weekday["expr"] and weekday["expected"] == ["str", "Wednesday 1.50 2"]
+    assert eval(weekday["expr"], {"candidate": lambda d, x, s: (d.weekday(), str(x), sorted(s))}) == (
+        2, "1.50", [1, 2])  # the expression rebuilds the values on its own
 
 
 def _python_312() -> str | None:
@@ -155,7 +186,7 @@ def test_hanging_and_crashing_modules_end_alone(tmp_path):
     _, by_name, outcomes = _trace(root, jobs, per_module=3.0)
     status = {o.name: o.status for o in outcomes}
     assert status == {"hang": "timeout", "crash": "crashed", "fails": "tests_failed", "run_me": "passed"}
-    calls = dict(by_name["add"]["calls"])
+    calls = {_src(a): values.to_source(r["value"]) for a, r in by_name["add"]["calls"]}
     assert calls["[7, 7]"] == "14"  # recorded before the hang, dumped when the budget ran out
     assert calls["[5, 5]"] == "10" and "[9, 9]" not in calls  # an aborted interpreter leaves nothing
 
@@ -169,11 +200,10 @@ def test_project_budget_skips_what_is_left(tmp_path):
     assert [o.status for o in outcomes] == ["timeout", "skipped"]
 
 
-def test_values_round_trip_exactly():
-    assert child.literal([1, (2, 3), {"a": {1, 2}}, b"x", None, -0.0], 200) is not None
-    assert child.literal(float("nan"), 200) is None  # repr 'nan' is not a literal
-    assert child.literal("x" * 300, 200) is None
-    assert child.plain_size(object()) == -1 and child.plain_size([1, [object()]]) == -1
-    assert child.plain_size(frozenset({1})) == -1
-    assert not child.same(1, True) and not child.same(1, 1.0) and not child.same((1,), [1])
-    assert child.same({"b": 1, "a": [2]}, {"a": [2], "b": 1})
+def test_only_the_projects_packages_are_recorded():
+    tracer = child.Tracer(lambda f: True, packages=["mylib"])
+    frame = sys._getframe()
+    code = test_only_the_projects_packages_are_recorded.__code__
+    assert tracer.classify(code, frame) is None  # this module is not in package `mylib`
+    assert child.is_test_module("mylib.tests.helpers") and child.is_test_module("test_mylib")
+    assert child.is_test_module("mylib.conftest") and not child.is_test_module("mylib.contest")

@@ -2,21 +2,29 @@
 
 Standard library only, and run by path with the project's own interpreter
 (`python child.py trace SPEC -- -m pytest tests/test_x.py`), never inside codexsd's
-process. `trace` installs a tracer (sys.setprofile, or sys.monitoring on 3.12+) that
-records calls into the chosen source files whose arguments and result are plain data
-(numbers, strings, bytes, None and lists/tuples/dicts/sets of them) that round-trip
-through repr/ast.literal_eval, keeping at most `max_calls` distinct calls per function
-and dropping calls that mutate their arguments or raise. `replay` calls every kept
-call again in a fresh process, twice, and drops the ones that differ, raise or hang.
-Both write JSON that the parent reads; what they record is a dict per function:
-{module, qualname, filename, firstlineno, params, calls: [[args_repr, result_repr]], drops}.
+process. Values are encoded with filters/sandbox/values.py, exec'd here from the path the
+spec names (exact types all the way down: numbers, strings, bytes, containers, dates,
+Decimals, Fractions, ranges, enum members, named tuples...).
+
+`trace` installs a tracer (sys.setprofile, or sys.monitoring on 3.12+) that records calls
+into the chosen source files: per call the encoded arguments and what happened, one of
+{"value": enc} (returned; with "after": the encoded arguments after the call when it
+mutated them), {"raised": true} (the exception type is read at replay) or {"iter": true}
+(a generator, or a returned iterator: replay records the list it yields). At most
+`max_calls` distinct calls per function are kept.
+
+`replay` evaluates planned call expressions (`candidate(...)`, see curation/ci/exprs.py)
+twice in a fresh process and keeps the ones that give the same result both times and the
+result recorded by the trace; it writes Call dicts {expr, expected, raises}.
+Both write JSON that the parent reads; a record is a dict per function:
+{module, qualname, filename, firstlineno, params, calls, drops}.
 """
 
 from __future__ import annotations
 
-import ast
 import atexit
 import dis
+import itertools
 import json
 import os
 import runpy
@@ -24,64 +32,31 @@ import signal
 import sys
 import threading
 
-_SCALARS = frozenset({int, float, complex, str, bytes, bool, type(None)})
-_CONTAINERS = frozenset({list, tuple, dict, set})
+_CODE_FLAGS_SKIPPED = 0x80 | 0x100 | 0x200  # coroutine, iterable coroutine, async generator
+_GENERATOR = 0x20
 _RETURN_OPS = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
-_CODE_FLAGS_SKIPPED = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async generator
-_MAX_ITEMS = 200
 _UNSEEN = object()
-_MAX_DEPTH = 12
+MAX_ITER_ITEMS = 100  # a generator yielding more than this is not a test value
+_TEST_MODULE_PARTS = frozenset({"test", "tests", "testing", "conftest"})
+
+_VALUES: dict = {}
 
 
-def plain_size(value, depth: int = 0) -> int:
-    """How many plain items `value` holds, or -1 when it is not plain data."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return 1
-    if kind not in _CONTAINERS or depth > _MAX_DEPTH:
-        return -1
-    total = 1
-    items = value.items() if kind is dict else value
-    for item in items:
-        if kind is dict:
-            n = plain_size(item[0], depth + 1)
-            m = plain_size(item[1], depth + 1) if n >= 0 else -1
-            n = -1 if m < 0 else n + m
-        else:
-            n = plain_size(item, depth + 1)
-        if n < 0:
-            return -1
-        total += n
-        if total > _MAX_ITEMS:
-            return -1
-    return total
+def load_values(path: str | None = None) -> dict:
+    """The namespace of filters/sandbox/values.py (encode, _dumps, Unencodable), exec'd from `path`."""
+    if not _VALUES:
+        path = path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "filters", "sandbox",
+                                    "values.py")
+        ns = {"__name__": "codexsd_values"}
+        with open(path, encoding="utf-8") as fh:
+            exec(compile(fh.read(), path, "exec"), ns)
+        _VALUES.update(ns)
+    return _VALUES
 
 
-def same(a, b) -> bool:
-    """Exact equality of plain data: same types all the way down, same values."""
-    if type(a) is not type(b):
-        return False
-    if type(a) in (list, tuple):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if type(a) is dict:
-        return len(a) == len(b) and same(sorted(a.items(), key=repr), sorted(b.items(), key=repr))
-    if type(a) is set:
-        return len(a) == len(b) and same(sorted(a, key=repr), sorted(b, key=repr))
-    if type(a) in (float, complex):
-        return repr(a) == repr(b)
-    return a == b
-
-
-def literal(value, limit: int):
-    """`repr(value)` when it round-trips through ast.literal_eval to the same value, else None."""
-    text = repr(value)
-    if len(text) > limit:
-        return None
-    try:
-        back = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-        return None
-    return text if same(back, value) else None
+def is_test_module(module: str) -> bool:
+    """Test code, whatever package it sits in: tests.*, *.tests.*, test_*, *_test, conftest."""
+    return any(p in _TEST_MODULE_PARTS or p.startswith("test_") or p.endswith("_test") for p in module.split("."))
 
 
 def param_spec(code) -> list[list[str]]:
@@ -99,7 +74,8 @@ def param_spec(code) -> list[list[str]]:
 
 
 class _Function:
-    __slots__ = ("module", "qualname", "filename", "firstlineno", "params", "names", "calls", "drops", "full", "misses")
+    __slots__ = ("module", "qualname", "filename", "firstlineno", "params", "names", "calls", "drops", "full",
+                 "misses", "generator")
 
     def __init__(self, module, code):
         self.module = module
@@ -108,10 +84,11 @@ class _Function:
         self.firstlineno = code.co_firstlineno
         self.params = param_spec(code)
         self.names = [p[0] for p in self.params]
-        self.calls: dict[str, str] = {}
+        self.calls: dict[str, dict] = {}
         self.drops: dict[str, int] = {}
         self.full = False
         self.misses = 0  # calls seen since the last one kept
+        self.generator = bool(code.co_flags & _GENERATOR)
 
     def drop(self, reason: str) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
@@ -124,15 +101,25 @@ class _Function:
         }
 
 
-class Tracer:
-    """Records plain-data calls into functions whose file `wanted(filename)` accepts."""
+def _is_iterator(value) -> bool:
+    kind = type(value)
+    return hasattr(kind, "__next__") and hasattr(kind, "__iter__")
 
-    def __init__(self, wanted, max_calls: int = 20, max_chars: int = 400, skip_files=(), max_misses: int = 500):
+
+class Tracer:
+    """Records calls with encodable arguments into functions whose file `wanted(filename)` accepts
+    (and, when `packages` is given, whose module belongs to one of those top-level packages)."""
+
+    def __init__(self, wanted, max_calls: int = 20, max_chars: int = 400, skip_files=(), max_misses: int = 500,
+                 packages=(), values=None):
         self.wanted = wanted
         self.max_misses = max_misses
         self.max_calls = max_calls
         self.max_chars = max_chars
         self.skip_files = set(skip_files)
+        self.packages = frozenset(packages)
+        values = values or load_values()
+        self.encode, self.dumps = values["encode"], values["_dumps"]
         self.functions: dict[object, _Function | None] = {}
         self.pending: dict[int, tuple] = {}
 
@@ -154,7 +141,16 @@ class Tracer:
         module = frame.f_globals.get("__name__")
         if not isinstance(module, str) or module == "__main__":
             return None
+        if self.packages and (module.split(".")[0] not in self.packages or is_test_module(module)):
+            return None
         return _Function(module, code)
+
+    def _key(self, values):
+        """The encoded argument list as canonical JSON, or None (the encoding failed)."""
+        try:
+            return self.dumps(self.encode(values))
+        except Exception:  # noqa: BLE001 - Unencodable, or a value whose repr/iteration breaks
+            return None
 
     # -- events -----------------------------------------------------------------------
     def on_call(self, frame) -> bool:
@@ -170,13 +166,16 @@ class Tracer:
             values = [local[n] for n in fn.names]
         except KeyError:
             return self._miss(fn, "args_unreadable")
-        if plain_size(values) < 0:
-            return self._miss(fn, "args_not_plain")
-        key = repr(values)
+        key = self._key(values)
+        if key is None:
+            return self._miss(fn, "args_unencodable")
         if len(key) > self.max_chars:
             return self._miss(fn, "args_too_long")
         if key in fn.calls:
             return self._miss(fn, "duplicate")
+        if fn.generator:  # a (re)started generator: replay records what it yields
+            self._keep(fn, key, {"iter": True})
+            return True
         self.pending[id(frame)] = (frame, fn, values, key)
         return True
 
@@ -188,28 +187,44 @@ class Tracer:
             fn.drop("gave_up")
         return True
 
+    def _keep(self, fn: _Function, key: str, outcome: dict) -> None:
+        fn.calls[key] = outcome
+        fn.misses = 0
+        if len(fn.calls) >= self.max_calls:
+            fn.full = True
+
     def on_return(self, frame, value, raised: bool) -> None:
         entry = self.pending.pop(id(frame), None)
         if entry is None or entry[0] is not frame:
             return
         _, fn, values, key = entry
-        if raised:
-            self._miss(fn, "raised")
-        elif repr(values) != key:
+        if key in fn.calls:
+            return
+        after = self._key(values)
+        mutated = after != key
+        if after is None:
             self._miss(fn, "mutates_args")
-        elif plain_size(value) < 0:
-            self._miss(fn, "result_not_plain")
-        elif key not in fn.calls:
-            result = literal(value, self.max_chars)
-            if result is None:
-                self._miss(fn, "result_not_literal")
-            elif literal(values, self.max_chars) != key:
-                self._miss(fn, "args_not_literal")
+        elif raised:
+            if mutated:
+                self._miss(fn, "raised_and_mutated")
             else:
-                fn.calls[key] = result
-                fn.misses = 0
-                if len(fn.calls) >= self.max_calls:
-                    fn.full = True
+                self._keep(fn, key, {"raised": True})
+        else:
+            try:
+                result = self.encode(value)
+            except Exception:  # noqa: BLE001
+                if _is_iterator(value) and not mutated:
+                    self._keep(fn, key, {"iter": True})
+                else:
+                    self._miss(fn, "result_unencodable")
+                return
+            text = self.dumps(result)
+            if len(text) > self.max_chars:
+                self._miss(fn, "result_too_long")
+            elif mutated:
+                self._keep(fn, key, {"value": result, "after": json.loads(after)})
+            else:
+                self._keep(fn, key, {"value": result})
 
     # -- installation -------------------------------------------------------------------
     def start(self) -> None:
@@ -304,6 +319,8 @@ def trace_main(spec: dict, target: list[str]) -> None:
         max_calls=int(spec.get("max_calls", 20)),
         max_chars=int(spec.get("max_chars", 400)),
         skip_files={os.path.realpath(__file__), __file__},
+        packages=spec.get("packages", ()),
+        values=load_values(spec.get("values_path")),
     )
     done = threading.Event()
 
@@ -361,46 +378,63 @@ def _resolve(record: dict):
     return obj
 
 
-def call_args(params, values):
-    """(args, kwargs) that pass `values` (one per parameter of `params`) to a function."""
-    args, kwargs = [], {}
-    for (name, kind), value in zip(params, values):
-        if kind == "pos":
-            args.append(value)
-        elif kind == "varargs":
-            args.extend(value)
-        elif kind == "kwonly":
-            kwargs[name] = value
-        else:
-            kwargs.update(value)
-    return args, kwargs
+def _stub(*args, **kwargs):
+    return ()
 
 
-def replay_one(fn, params, args_repr: str, result_repr: str, timeout: float) -> str | None:
-    """None when two fresh calls reproduce the result without mutating; else a drop reason."""
-    expected = ast.literal_eval(result_repr)
+def replay_one(fn, call: dict, timeout: float, values: dict) -> dict | str:
+    """Evaluate one planned call twice on fresh arguments: a Call dict {expr, expected, raises}, or a drop reason.
+
+    `call` holds `expr` (what the task asserts), `inner` (the candidate(...) call itself) and what the
+    trace saw: `expected` (an encoding) or `kind` "raises"/"iter", whose expectation this replay records."""
+    encode, dumps = values["encode"], values["_dumps"]
+    kind = call.get("kind", "value")
+    try:
+        code = compile(call["inner"] if kind == "iter" else call["expr"], "<call>", "eval")
+        eval(code, {"candidate": _stub})  # the arguments rebuild from their source at all
+    except Exception:  # noqa: BLE001
+        return "args_not_rebuilt"
+    seen = []
     for _ in range(2):
-        values = ast.literal_eval(args_repr)
-        args, kwargs = call_args(params, values)
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
-            got = fn(*args, **kwargs)
+            got = eval(code, {"candidate": fn})
+            if kind == "iter":
+                if not hasattr(type(got), "__next__") and not hasattr(type(got), "__iter__"):
+                    return "not_iterable"
+                got = list(itertools.islice(got, MAX_ITER_ITEMS + 1))
+                if len(got) > MAX_ITER_ITEMS:
+                    return "iterator_too_long"
+            outcome = ["value", dumps(encode(got))]
         except _Timeout:
             return "replay_timeout"
-        except BaseException:  # noqa: BLE001 - anything the function raises drops the call
+        except (RecursionError, MemoryError):
+            return "replay_raised"
+        except Exception as exc:  # noqa: BLE001 - the exception is the outcome of a raises call
+            outcome = ["raised", type(exc).__name__]
+        except BaseException:  # noqa: BLE001 - SystemExit and the like drop the call
             return "replay_raised"
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        if not same(got, expected):
-            return "replay_differs"
-        if repr(values) != args_repr:
-            return "mutates_args"
-    return None
+        seen.append(outcome)
+    if seen[0] != seen[1]:
+        return "replay_differs"
+    what, text = seen[0]
+    if kind == "raises":
+        return {"expr": call["expr"], "expected": None, "raises": text} if what == "raised" else "replay_differs"
+    if what == "raised":
+        return "replay_raised"
+    if kind == "iter":
+        return {"expr": call["expr"], "expected": json.loads(text), "raises": ""}
+    if text != dumps(call["expected"]):
+        return "replay_differs"
+    return {"expr": call["expr"], "expected": call["expected"], "raises": ""}
 
 
 def replay_main(spec: dict) -> None:
-    """Replay each recorded function's calls; append one JSON line per function to spec['out']."""
+    """Replay each function's planned calls; append one JSON line per function to spec['out']."""
     sys.path.insert(0, os.getcwd())
+    values = load_values(spec.get("values_path"))
 
     def alarm(signum, frame):
         raise _Timeout()
@@ -419,12 +453,12 @@ def replay_main(spec: dict) -> None:
             except BaseException:  # noqa: BLE001
                 fn = None
             try:
-                for args_repr, result_repr in record["calls"]:
-                    reason = "not_importable" if fn is None else replay_one(fn, record["params"], args_repr, result_repr, timeout)
-                    if reason is None:
-                        kept.append([args_repr, result_repr])
+                for call in record["calls"]:
+                    result = "not_importable" if fn is None else replay_one(fn, call, timeout, values)
+                    if isinstance(result, dict):
+                        kept.append(result)
                     else:
-                        drops[reason] = drops.get(reason, 0) + 1
+                        drops[result] = drops.get(result, 0) + 1
             finally:
                 sys.stdout, sys.stderr = stdout, stderr
             out.write(json.dumps({**record, "calls": kept, "drops": drops}) + "\n")

@@ -28,7 +28,7 @@ from curation.ci.tasks import STAGE, TaskBuilder
 log = logging.getLogger(__name__)
 
 DEFAULT_SOURCE = "stdlib"
-TRACE_FORMAT = 2
+TRACE_FORMAT = 3
 
 
 def _file_digest(path: str) -> str:
@@ -95,7 +95,7 @@ def trace_source(spec: str, config: CIConfig, work_root: Path,
         records = runner.replay(target, records, work / "replay", config.replay_call_timeout,
                                 budget=max(60.0, config.project_timeout / 2))
         for rec in records:
-            rec["calls"] = rec["calls"][: config.max_calls_per_function]
+            rec["calls"] = sorted(rec["calls"], key=lambda c: bool(c.get("raises")))[: config.max_calls_per_function]
         items = _items(records, origin, src_root)
         report.update(_summarise(records, outcomes))
         if not any(o.status in ("passed", "tests_failed") for o in outcomes):
@@ -106,6 +106,10 @@ def trace_source(spec: str, config: CIConfig, work_root: Path,
     except projects_mod.ProjectError as exc:
         log.error("%s: %s", spec, exc)
         items, report["error"] = [_failure_item(spec, exc.reason, exc.detail)], str(exc)
+    except Exception as exc:  # noqa: BLE001 - one project's surprise is its reject, the others go on
+        log.exception("%s: tracing failed", spec)
+        detail = f"{type(exc).__name__}: {exc}"
+        items, report["error"] = [_failure_item(spec, "trace_error", detail)], detail
     report["seconds"] = round(time.monotonic() - t0, 1)
     result = {"key": key, "items": items, "report": report}
     if "error" not in report:  # a failed fetch/install may be transient: try again next run
@@ -162,17 +166,9 @@ def collect_ci(projects: list[str], out_dir: str | os.PathLike, config: CIConfig
     sources = list(projects) or [DEFAULT_SOURCE]
     if DEFAULT_SOURCE in sources:
         stdlib.require_test_package()
-    items: list[dict] = []
-    reports = []
-    for spec in sources:
-        bar = _module_bar(spec, progress)
-        try:
-            traced = trace_source(spec, config, work_root, bar.update_outcome if bar else None)
-        finally:
-            if bar:
-                bar.close()
-        items.extend(traced["items"])
-        reports.append(traced["report"])
+    traced_all = _trace_all(sources, config, work_root, progress)
+    items = [item for traced in traced_all for item in traced["items"]]
+    reports = [traced["report"] for traced in traced_all]
     out.mkdir(parents=True, exist_ok=True)
     (out / "projects.json").write_text(json.dumps(reports, indent=2) + "\n")
     items = _dedupe(items)
@@ -182,12 +178,59 @@ def collect_ci(projects: list[str], out_dir: str | os.PathLike, config: CIConfig
 
         sandbox = get_sandbox(config.sandbox or None)
     try:
-        params = {k: v for k, v in config.to_dict().items() if k not in ("workers", "sandbox")}
+        params = {k: v for k, v in config.to_dict().items() if k not in ("workers", "project_workers", "sandbox")}
         return run_stage(STAGE, out, chunk(items, config.shard_size), TaskBuilder(config, sandbox), params=params,
                          workers=1, progress=progress)
     finally:
         if own_sandbox:
             sandbox.close()
+
+
+def _trace_all(sources: list[str], config: CIConfig, work_root: Path, progress: bool) -> list[dict[str, Any]]:
+    """trace_source for every source, `config.project_workers` projects at a time; results in `sources` order."""
+    if config.project_workers <= 1 or len(sources) <= 1:
+        out = []
+        for spec in sources:
+            bar = _module_bar(spec, progress)
+            try:
+                out.append(trace_source(spec, config, work_root, bar.update_outcome if bar else None))
+            finally:
+                if bar:
+                    bar.close()
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(sources), desc="trace projects", unit="project")
+
+    def one(spec: str) -> dict[str, Any]:
+        result = trace_source(spec, config, work_root)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(spec, refresh=False)
+        return result
+
+    try:
+        with ThreadPoolExecutor(max_workers=config.project_workers) as pool:
+            return list(pool.map(one, sources))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def read_projects_file(path: str | os.PathLike) -> list[str]:
+    """PROJECT specs, one a line (`#` comments, blank lines skipped); a bare name means pypi:NAME."""
+    specs = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        spec = line.split("#", 1)[0].strip()
+        if not spec:
+            continue
+        bare = ":" not in spec and "/" not in spec and not spec.startswith(".")
+        specs.append(f"pypi:{spec}" if bare else spec)
+    return specs
 
 
 class _ModuleBar:

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("projects", nargs="*", metavar="PROJECT",
                         help="directory, git URL/checkout or pypi:NAME[==VERSION] (default: the stdlib's tests)")
+    parser.add_argument("--projects-file", metavar="FILE",
+                        help="more PROJECTs, one a line (# comments; a bare NAME[==VER] means pypi:NAME[==VER])")
     parser.add_argument("-o", "--out", required=True, help="output directory (shards, rejects, stats.json)")
     parser.add_argument("--config", help="YAML file with CIConfig keys")
     defaults = CIConfig()
@@ -41,11 +43,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from codexsd.config import load_config
     from curation.ci import CIConfig, StdlibTestsMissing, collect_ci
+    from curation.ci.collect import read_projects_file
 
     flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(CIConfig)}
     config = load_config(CIConfig, args.config, flags)
+    projects = list(args.projects)
+    if args.projects_file:
+        try:
+            projects += read_projects_file(args.projects_file)
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"codexsd collect ci: error: cannot read --projects-file: {exc}", file=sys.stderr)
+            return 2
     try:
-        stats = collect_ci(args.projects, args.out, config, progress=not args.no_progress)
+        stats = collect_ci(projects, args.out, config, progress=not args.no_progress)
     except StdlibTestsMissing as exc:
         print(f"codexsd collect ci: error: {exc}", file=sys.stderr)
         return 2

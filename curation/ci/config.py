@@ -25,7 +25,8 @@ class CIConfig:
     replay_call_timeout: float = 2.0  # seconds one replayed call may take
     require_docstring: bool = False  # reject functions without a docstring
     seed: int = 0
-    workers: int = 2  # test modules traced at the same time
+    workers: int = 2  # test modules traced at the same time (per project)
+    project_workers: int = 1  # projects fetched, installed and traced at the same time
     shard_size: int = 100  # tasks per stage shard (one sandbox batch each)
     validation_timeout: float = 10.0  # seconds per task program in the sandbox
     install: bool = True  # install each project into a fresh venv; off: run its tests from the tree with this Python
@@ -37,7 +38,8 @@ class CIConfig:
                      "validation_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("max_calls_per_function", "min_calls_per_function", "max_value_chars", "workers", "shard_size"):
+        for name in ("max_calls_per_function", "min_calls_per_function", "max_value_chars", "workers",
+                     "project_workers", "shard_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.max_modules < 0:

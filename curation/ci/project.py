@@ -31,10 +31,13 @@ log = logging.getLogger(__name__)
 TEST_EXTRAS = "test,tests,testing"
 TEST_REQUIREMENT_FILES = ("requirements-test.txt", "requirements-tests.txt", "requirements_test.txt",
                           "test-requirements.txt", "test_requirements.txt", "requirements/test.txt",
-                          "requirements/tests.txt", "tests/requirements.txt")
+                          "requirements/tests.txt", "tests/requirements.txt", "requirements-testing.txt",
+                          "requirements/testing.txt", "test/requirements.txt", "requirements-test.in")
+DEPENDENCY_GROUPS = ("test", "tests", "testing")
 SKIP_DIRS = {".git", ".tox", ".nox", ".venv", "venv", "env", "build", "dist", "site-packages", "__pycache__",
              "node_modules", ".eggs", "docs", "doc", "examples", "benchmarks"}
 TEST_DIRS = {"test", "tests", "testing"}
+UNITTEST_NAMES = ("tests.py", "test.py")  # test modules pytest does not collect by default
 
 
 class ProjectError(RuntimeError):
@@ -194,9 +197,69 @@ def _tox_section(src: Path) -> tuple[list[str], list[str]]:
         return [], []
     if not parser.has_section("testenv"):
         return [], []
-    lines = lambda key: [ln.strip() for ln in parser.get("testenv", key, fallback="").splitlines() if ln.strip()]  # noqa: E731
+    lines = lambda key: _logical_lines(parser.get("testenv", key, fallback=""))  # noqa: E731
     commands = [re.sub(r"^[\w,\-]+:\s*", "", c) if re.match(r"^[\w,\-]+:\s", c) else c for c in lines("commands")]
     return commands, lines("deps")
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Non-empty lines of an ini value, with lines ending in a backslash joined to the next."""
+    out: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = (pending + line).strip()
+        pending = ""
+        if line and not line.startswith("#"):
+            out.append(line)
+    if pending.strip():
+        out.append(pending.strip())
+    return out
+
+
+def _nox_commands(src: Path) -> list[str]:
+    """`session.run("pytest", ...)` calls of noxfile.py whose arguments are all string literals."""
+    import ast
+
+    path = src / "noxfile.py"
+    try:
+        tree = ast.parse(path.read_text(errors="replace")) if path.is_file() else None
+    except (SyntaxError, ValueError):
+        return []
+    out = []
+    for node in ast.walk(tree) if tree else ():
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run"
+                and node.args and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)):
+            out.append(shlex.join(a.value for a in node.args))
+    return out
+
+
+def _makefile_commands(src: Path) -> list[str]:
+    """Recipe lines of a Makefile that run pytest or unittest (make variables dropped)."""
+    for name in ("Makefile", "makefile", "GNUmakefile"):
+        path = src / name
+        if path.is_file():
+            lines = [ln.strip().lstrip("@-").strip() for ln in path.read_text(errors="replace").splitlines()
+                     if ln.startswith("\t")]
+            return [re.sub(r"\$[({][^)}]*[)}]", "", ln) for ln in lines if re.search(r"pytest|unittest", ln)]
+    return []
+
+
+def _has_pytest_config(src: Path) -> bool:
+    if (src / "pytest.ini").is_file() or "[tool:pytest]" in _read(src / "setup.cfg") or "[pytest]" in _read(
+            src / "tox.ini"):
+        return True
+    return "[tool.pytest" in _read(src / "pyproject.toml")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace") if path.is_file() else ""
+    except OSError:
+        return ""
 
 
 def _travis_commands(src: Path) -> list[str]:
@@ -214,8 +277,13 @@ def _travis_commands(src: Path) -> list[str]:
 
 
 def command_argv(command: str) -> list[str] | None:
-    """`python` arguments for a pytest/unittest command line, or None when it is neither."""
-    tokens = [t for t in shlex.split(command) if "{posargs" not in t]
+    """`python` arguments for a pytest/unittest command line, or None when it is neither (or does not parse)."""
+    try:
+        tokens = shlex.split(command.replace("\\\n", " "))
+    except ValueError as exc:
+        log.warning("test command %r does not parse (%s): trying the next one", command[:200], exc)
+        return None
+    tokens = [t for t in tokens if "{posargs" not in t and t not in ("\\", "--")]
     tokens = [t.replace("{toxinidir}/", "").replace("{toxinidir}", ".") for t in tokens]
     while tokens and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", tokens[0]):
         tokens.pop(0)
@@ -244,25 +312,42 @@ def command_argv(command: str) -> list[str] | None:
 
 
 def find_test_command(src: Path, override: str = "") -> tuple[list[str], str]:
-    """(python arguments, where they came from)."""
+    """(python arguments, where they came from): --test-command, else tox, nox, Makefile, .travis.yml, else a
+    default from the layout (pytest when there are pytest-style test files or pytest config, else unittest)."""
     if override:
         argv = command_argv(override)
         if argv is None:
             raise ProjectError("unsupported_test_command", f"{override!r}: give a pytest or `python -m unittest` command")
         return argv, "--test-command"
-    tox_commands, _ = _tox_section(src)
-    for source, commands in (("tox", tox_commands), (".travis.yml", _travis_commands(src))):
-        for command in commands:
+    try:
+        tox_commands, _ = _tox_section(src)
+    except Exception as exc:  # noqa: BLE001 - an unreadable config is a fallback, never a crash
+        log.warning("%s: tox configuration unreadable (%s): falling back", src, exc)
+        tox_commands = []
+    sources = (("tox", lambda: tox_commands), ("noxfile.py", lambda: _nox_commands(src)),
+               ("Makefile", lambda: _makefile_commands(src)), (".travis.yml", lambda: _travis_commands(src)))
+    for source, commands in sources:
+        try:
+            found = commands()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("%s: %s unreadable (%s): falling back", src, source, exc)
+            continue
+        for command in found:
             argv = command_argv(command)
             if argv is not None:
                 return argv, source
+    files = _python_files(src)
+    if any(_is_pytest_file(f.name) for f in files) or _has_pytest_config(src):
+        return ["-m", "pytest"], "default (pytest)"
+    if any(f.name in UNITTEST_NAMES or f.name.startswith("test") for f in files):
+        return ["-m", "unittest"], "default (unittest: no pytest-style test files)"
     return ["-m", "pytest"], "default (pytest)"
 
 
 def is_test_file(rel: Path) -> bool:
     name = rel.name
-    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
-            or any(part in TEST_DIRS for part in rel.parts[:-1]))
+    return (name.startswith("test_") or name.endswith("_test.py") or name in ("conftest.py", "testing.py")
+            or name in UNITTEST_NAMES or any(part in TEST_DIRS for part in rel.parts[:-1]))
 
 
 def _python_files(src: Path) -> list[Path]:
@@ -283,8 +368,10 @@ def split_jobs(src: Path, argv: list[str]) -> list[TraceJob]:
     paths = [a for a in argv[2:] if not a.startswith("-") and (src / a.split("::")[0]).exists()]
     opts = [a for a in argv[2:] if a not in paths]
     roots = [src / p for p in paths] or [src]
-    files = sorted({str(f) for f in _python_files(src) if _is_pytest_file(f.name)
-                    and any((src / f).is_relative_to(r) or src / f == r for r in roots)})
+    found = [f for f in _python_files(src) if any((src / f).is_relative_to(r) or src / f == r for r in roots)]
+    files = sorted({str(f) for f in found if _is_pytest_file(f.name)})
+    # tests.py / test.py inside a package: pytest collects them only when named on its command line
+    files += sorted({str(f) for f in found if f.name in UNITTEST_NAMES and str(f) not in files})
     base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", *opts]
     if not files:
         return [TraceJob(" ".join(argv), tuple(base + paths), whole_suite=True)]
@@ -315,9 +402,20 @@ def _split_unittest(src: Path, argv: list[str]) -> list[TraceJob]:
                    and not any(part in SKIP_DIRS for part in p.relative_to(src).parts[:-1]))
     if not files:
         return [TraceJob(" ".join(argv), tuple(argv), whole_suite=True)]
-    top = ["-t", opts["-t"]] if opts["-t"] else []
-    return [TraceJob(str(f.relative_to(src)), ("-m", "unittest", "discover", "-s", str(f.parent.relative_to(src)),
-                                             "-p", f.name, *top)) for f in files]
+    jobs = []
+    for f in files:
+        top = opts["-t"] or _import_root(src, f.parent)
+        top_args = ["-t", top] if top and top != str(f.parent.relative_to(src)) else []
+        jobs.append(TraceJob(str(f.relative_to(src)), ("-m", "unittest", "discover", "-s",
+                                                        str(f.parent.relative_to(src)), "-p", f.name, *top_args)))
+    return jobs
+
+
+def _import_root(src: Path, folder: Path) -> str:
+    """The directory from which `folder` imports as a package (the first ancestor without __init__.py)."""
+    while folder != src and (folder / "__init__.py").is_file():
+        folder = folder.parent
+    return str(folder.relative_to(src)) if folder != src else "."
 
 
 # -- environment ------------------------------------------------------------------------------
@@ -327,16 +425,22 @@ def source_files(project: Project) -> list[str]:
             and f.name not in ("setup.py", "noxfile.py", "fabfile.py")]
 
 
-def install(project: Project, work: Path, timeout: float, with_pytest: bool = True) -> tuple[str, list[str]]:
-    """Create `work/venv` with the project and its test dependencies; returns (python, project files)."""
+def install(project: Project, work: Path, timeout: float, with_pytest: bool = True) -> tuple[str, list[str], list[str]]:
+    """Create `work/venv` with the project and its test dependencies; returns (python, project files, top-level
+    packages): only calls into those files and packages are recorded, whatever path the tests import them from."""
     venv = work / "venv"
     if venv.exists():
         shutil.rmtree(venv)
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], 120)
     python = str(venv / "bin" / "python")
     _, tox_deps = _tox_section(project.src)
-    deps = [d for d in tox_deps if not d.startswith(("-", ".")) and "{" not in d]
+    deps = [d for d in tox_deps + _dependency_groups(project.src) if not d.startswith(("-", ".")) and "{" not in d]
     reqs = [f for f in TEST_REQUIREMENT_FILES if (project.src / f).is_file()]
+    for dep in tox_deps:  # `-r{toxinidir}/requirements-test.txt`
+        if dep.startswith("-r"):
+            name = dep[2:].strip().replace("{toxinidir}/", "")
+            if "{" not in name and (project.src / name).is_file() and name not in reqs:
+                reqs.append(name)
     report = work / "pip-report.json"
     pip = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--disable-pip-version-check",
            "--report", str(report)]
@@ -349,13 +453,25 @@ def install(project: Project, work: Path, timeout: float, with_pytest: bool = Tr
         log.warning("%s: installing with test dependencies failed (%s); retrying with the project and pytest only",
                     project.spec, first.detail[-200:])
         _run(pip + [target, *pytest], timeout)
-    dist = _requested_dist(report)
-    listing = _run([python, "-c", _LIST_FILES, dist], 120) if dist else "[]"
-    files = [f for f in json.loads(listing) if not is_test_file(Path(f))]
-    files += source_files(project)
+    dist = _requested_dist(report, target)
+    listing = json.loads(_run([python, "-c", _LIST_FILES, dist], 120)) if dist else {"files": [], "packages": []}
+    files = [f for f in listing["files"] if not is_test_file(Path(f))]
+    tree = source_files(project)
+    packages = sorted(set(listing["packages"]) | set(top_level_names(project.src, tree)))
     if dist:
         project.origin.setdefault("distribution", dist)
-    return python, files
+    return python, files + tree, packages
+
+
+def _dependency_groups(src: Path) -> list[str]:
+    """The requirements of pyproject's [dependency-groups] test/tests/testing (PEP 735)."""
+    import tomllib
+
+    try:
+        groups = tomllib.loads(_read(src / "pyproject.toml")).get("dependency-groups", {})
+    except (tomllib.TOMLDecodeError, ValueError):
+        return []
+    return [r for g in DEPENDENCY_GROUPS for r in groups.get(g, []) if isinstance(r, str)] if isinstance(groups, dict) else []
 
 
 def _built_wheel(project: Project, work: Path, timeout: float) -> str | None:
@@ -374,18 +490,43 @@ def _built_wheel(project: Project, work: Path, timeout: float) -> str | None:
 _LIST_FILES = (
     "import importlib.metadata as m, json, sys\n"
     "d = m.distribution(sys.argv[1])\n"
-    "print(json.dumps([str(f.locate()) for f in (d.files or []) if str(f).endswith('.py')]))\n"
+    "fs = [f for f in (d.files or []) if str(f).endswith('.py') and '..' not in f.parts]\n"
+    "print(json.dumps({'files': [str(f.locate()) for f in fs],\n"
+    "                  'packages': sorted({f.parts[0].removesuffix('.py') for f in fs})}))\n"
 )
 
 
-def _requested_dist(report: Path) -> str:
+def top_level_names(src: Path, files: list[str]) -> list[str]:
+    """Top-level module names of the project's files in its source tree (src/ layout or flat)."""
+    names = set()
+    for f in files:
+        path = Path(f)
+        if not path.is_relative_to(src):
+            continue
+        rel = path.relative_to(src)
+        parts = rel.parts[1:] if rel.parts[0] in ("src", "lib", "python") and len(rel.parts) > 1 else rel.parts
+        if parts and parts[0].isidentifier() or parts and parts[0].removesuffix(".py").isidentifier():
+            names.add(parts[0].removesuffix(".py"))
+    return sorted(names)
+
+
+def _requested_dist(report: Path, target: str) -> str:
+    """The name of the distribution pip installed from `target` (the project's wheel or tree).
+
+    Matched by URL: with a local package index every requested item (pytest, a plugin such as
+    pytest-cov) has a file:// URL too, and taking the first of those traced the plugin."""
     try:
         data = json.loads(report.read_text())
     except (OSError, ValueError):
         return ""
+    want = Path(target).resolve()
     for item in data.get("install", []):
-        if item.get("requested") and item.get("download_info", {}).get("url", "").startswith("file://"):
-            return item.get("metadata", {}).get("name", "")
+        url = item.get("download_info", {}).get("url", "")
+        if url.startswith("file://"):
+            from urllib.parse import unquote, urlparse
+
+            if Path(unquote(urlparse(url).path)).resolve() == want:
+                return item.get("metadata", {}).get("name", "")
     return ""
 
 
@@ -395,8 +536,12 @@ def project_target(project: Project, work: Path, config) -> TraceTarget:
     project.origin["test_command"] = f"python {' '.join(argv)}  ({where})"
     jobs = split_jobs(project.src, argv)
     if not config.install:
-        return TraceTarget(python=sys.executable, cwd=str(project.src), jobs=jobs, files=source_files(project))
-    python, files = install(project, work, config.install_timeout, with_pytest=argv[:2] == ["-m", "pytest"])
+        files = source_files(project)
+        return TraceTarget(python=sys.executable, cwd=str(project.src), jobs=jobs, files=files,
+                           packages=top_level_names(project.src, files))
+    python, files, packages = install(project, work, config.install_timeout,
+                                      with_pytest=any(j.target[:2] == ("-m", "pytest") for j in jobs))
+    project.origin["packages"] = packages
     venv = str(Path(python).parent.parent)
-    return TraceTarget(python=python, cwd=str(project.src), jobs=jobs, files=files,
+    return TraceTarget(python=python, cwd=str(project.src), jobs=jobs, files=files, packages=packages,
                        env={"VIRTUAL_ENV": venv, "PATH": f"{venv}/bin:" + os.environ.get("PATH", "")})

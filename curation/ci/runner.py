@@ -23,6 +23,13 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 CHILD = Path(__file__).with_name("child.py")
+
+
+def values_path() -> str:
+    """filters/sandbox/values.py, which the child execs to encode values."""
+    from filters.sandbox import values
+
+    return str(Path(values.__file__).resolve())
 KILL_GRACE_S = 10.0  # after its budget the child dumps and exits itself; this long later it is killed
 
 
@@ -44,6 +51,7 @@ class TraceTarget:
     files: list[str] = field(default_factory=list)  # single files whose functions are recorded
     exclude: list[str] = field(default_factory=list)  # directories never recorded (tests, site-packages)
     env: dict[str, str] = field(default_factory=dict)  # added to a cleaned copy of os.environ
+    packages: list[str] = field(default_factory=list)  # top-level packages whose modules are recorded (all when empty)
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,8 @@ def trace_module(target: TraceTarget, job: TraceJob, index: int, budget: float, 
     spec_path = workdir / f"trace-{index:04d}.spec.json"
     out.unlink(missing_ok=True)
     spec = {"out": str(out), "roots": target.roots, "files": target.files, "exclude": target.exclude,
-            "max_calls": max_calls * 2, "max_chars": max_chars, "budget_s": budget}
+            "max_calls": max_calls * 2, "max_chars": max_chars, "budget_s": budget,
+            "packages": target.packages, "values_path": values_path()}
     spec_path.write_text(json.dumps(spec))
     argv = [target.python, str(CHILD), "trace", str(spec_path), "--", *job.target]
     code, seconds = _run_child(argv, target.cwd, child_env(target.env, 0), budget, workdir / f"trace-{index:04d}.log")
@@ -174,7 +183,8 @@ def merge_records(groups: list[list[dict]], max_calls: int) -> list[dict]:
         if conflicts[key]:
             rec["calls"] = [c for c in rec["calls"] if c[0] not in conflicts[key]]
             rec["drops"]["differs_across_runs"] = rec["drops"].get("differs_across_runs", 0) + len(conflicts[key])
-        rec["calls"] = sorted(rec["calls"])[:max_calls] if len(rec["calls"]) > max_calls else rec["calls"]
+        if len(rec["calls"]) > max_calls:
+            rec["calls"] = sorted(rec["calls"], key=lambda c: c[0])[:max_calls]
     return sorted(by_key.values(), key=lambda r: (r["module"], r["qualname"]))
 
 
@@ -182,21 +192,26 @@ def replay(target: TraceTarget, records: list[dict], workdir: Path, call_timeout
            max_crashes: int = 5) -> list[dict]:
     """Replay every record's calls in fresh processes (another hash seed); a crash drops that function.
 
-    Each call runs twice on fresh copies of its arguments, in the project's directory, with a
-    per-call alarm; calls that raise, differ from the recording or mutate their arguments are dropped.
+    The traced calls are first written as expressions (curation/ci/exprs.py); each runs twice
+    on fresh arguments, in the project's directory, with a per-call alarm; calls whose outcome
+    differs between the runs or from the recording are dropped. Returned records hold Call dicts.
     """
+    from curation.ci.exprs import plan_record
+
     workdir.mkdir(parents=True, exist_ok=True)
+    records = [plan_record(r) for r in records]
     # calls that only ever returned None make no task (and are the likeliest to only have side
     # effects, like deleting a path): they are not replayed
-    todo = [r for r in records if any(result != "None" for _, result in r["calls"])]
-    done: list[dict] = [r for r in records if not any(result != "None" for _, result in r["calls"])]
+    todo = [r for r in records if not only_none(r["calls"])]
+    done: list[dict] = [r for r in records if only_none(r["calls"])]
     deadline = time.monotonic() + budget
     crashes = 0
     while todo:
         out = workdir / "replay.jsonl"
         out.unlink(missing_ok=True)
         spec_path = workdir / "replay.spec.json"
-        spec_path.write_text(json.dumps({"out": str(out), "functions": todo, "call_timeout": call_timeout}))
+        spec_path.write_text(json.dumps({"out": str(out), "functions": todo, "call_timeout": call_timeout,
+                                         "values_path": values_path()}))
         left = max(1.0, deadline - time.monotonic())
         code, _ = _run_child([target.python, str(CHILD), "replay", str(spec_path)], target.cwd,
                              child_env(target.env, 1), left, workdir / "replay.log")
@@ -214,3 +229,9 @@ def replay(target: TraceTarget, records: list[dict], workdir: Path, call_timeout
         for rec in victims:
             done.append({**rec, "calls": [], "drops": {**rec["drops"], why: rec["drops"].get(why, 0) + len(rec["calls"])}})
     return sorted(done, key=lambda r: (r["module"], r["qualname"]))
+
+
+def only_none(calls: list[dict]) -> bool:
+    """Every call is expected to return None (no task in that: it checks nothing, or only side effects)."""
+    return all(c.get("kind", "value") == "value" and c.get("expected") == ["None"] and not c.get("raises")
+               for c in calls)

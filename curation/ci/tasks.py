@@ -1,10 +1,12 @@
 """Turn traced functions into self-contained, validated Problems.
 
 libcst (curation.extract) gives each function its signature, docstring, body and the
-imports, helpers and constants it needs; the recorded calls become exact asserts
-(types compared all the way down, so an object whose __eq__ always answers True fails).
-Every task of a shard runs in ONE sandbox batch: prompt + reference + tests, in a
-fresh process, with nothing but the task's text; a task that fails is a Reject.
+imports, helpers and constants it needs; the recorded calls become `Problem.calls`
+(filters.sandbox.calls.Call: an expression, and the encoding of what it returned at trace
+time or the exception it raised; types compared exactly all the way down) and the `test`
+text is rendered from them. Every task of a shard is judged in ONE sandbox batch through
+`judge_bodies` (the reference runs with nothing but the task's text, the comparison happens
+outside the program); a task that fails is a Reject.
 
 Only module-level functions become tasks: the tracer never records functions whose
 first parameter is self/cls (their behaviour depends on object state), and static
@@ -31,43 +33,13 @@ STAGE = "collect-ci"
 # modules importable under a second name: importing the alias imports the original
 MODULE_ALIASES = {"posixpath": ("os.path",), "ntpath": ("os.path",), "_pydecimal": ("decimal",),
                   "_pydatetime": ("datetime",), "_strptime": ("time",)}
-def _strict_helper() -> str:
-    from filters.sandbox import strict_equal_source
+def task_calls(calls: list[dict], cap: int | None = None) -> list:
+    """The replayed calls as `Call`s: value calls first, then expected exceptions; at most `cap`."""
+    from filters.sandbox.calls import Call
 
-    return textwrap.indent(strict_equal_source().strip("\n"), "    ")
-
-
-def render_value(value: Any) -> str:
-    return repr(value)
-
-
-def render_call(params: list[list[str]], args_repr: str) -> str:
-    """`candidate(...)` passing the recorded argument values the way the function takes them."""
-    values = ast.literal_eval(args_repr)
-    parts: list[str] = []
-    order = {"pos": 0, "varargs": 1, "kwonly": 2, "varkw": 3}  # co_varnames lists keyword-only before *args
-    for (name, kind), value in sorted(zip(params, values), key=lambda pv: order[pv[0][1]]):
-        if kind == "pos":
-            parts.append(render_value(value))
-        elif kind == "varargs":
-            parts.extend(render_value(v) for v in value)
-        elif kind == "kwonly":
-            parts.append(f"{name}={render_value(value)}")
-        else:
-            plain = all(isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k) for k in value)
-            if plain:
-                parts.extend(f"{k}={render_value(v)}" for k, v in value.items())
-            elif value:
-                parts.append(f"**{render_value(value)}")
-    return f"candidate({', '.join(parts)})"
-
-
-def render_test(params: list[list[str]], calls: list[list[str]]) -> str:
-    """`def check(candidate):` with one exact-comparison assert per recorded call."""
-    lines = ["def check(candidate):", _strict_helper(), ""]
-    for args_repr, result_repr in calls:
-        lines.append(f"    assert_equal({render_call(params, args_repr)}, {result_repr})")
-    return "\n".join(lines) + "\n"
+    out = [Call(expr=c["expr"], expected=c.get("expected"), raises=c.get("raises", "")) for c in calls]
+    out.sort(key=lambda c: bool(c.raises))
+    return out[:cap] if cap else out
 
 
 def imports_own_module(context: str, module: str) -> str | None:
@@ -141,7 +113,10 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
     docblock = _docstring_block(info)
     prompt = (context.rstrip("\n") + "\n\n\n" if context.strip() else "") + header + "\n" + docblock
     body = info.body if info.body.endswith("\n") else info.body + "\n"
-    test = render_test(item["params"], item["calls"])
+    from filters.sandbox.calls import render_check
+
+    calls = task_calls(item["calls"])
+    test = render_check(calls)
     problem = Problem(
         task_id=task_id,
         prompt=prompt,
@@ -155,7 +130,9 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
         docstring=info.docstring or "",
         body=body,
         context=context,
-        metadata={"n_tests": len(item["calls"]), "call_drops": item["drops"], "traced_by": item.get("traced_by", [])},
+        metadata={"n_tests": len(calls), "n_raises": sum(1 for c in calls if c.raises),
+                  "call_drops": item["drops"], "traced_by": item.get("traced_by", [])},
+        calls=[c.to_dict() for c in calls],
     )
     try:
         ast.parse(problem.program())
@@ -174,7 +151,7 @@ def _pre_reject(item: dict[str, Any], config: CIConfig) -> Reject | None:
         return Reject(task_id, STAGE, "no_kept_calls", ", ".join(f"{r}={n}" for r, n in top))
     if len(calls) < config.min_calls_per_function:
         return Reject(task_id, STAGE, "too_few_calls", f"{len(calls)} < min_calls_per_function")
-    if all(result == "None" for _, result in calls):
+    if all(not c.get("raises") and c.get("expected") == ["None"] for c in calls):
         return Reject(task_id, STAGE, "returns_only_none", f"{len(calls)} call(s), all returning None")
     if "." in item["qualname"]:
         return Reject(task_id, STAGE, "method", f"{item['qualname']} is defined in a class")
@@ -202,7 +179,7 @@ class TaskBuilder:
 
     def __call__(self, items: list[dict[str, Any]]) -> Iterator[Problem | Reject]:
         from curation import extract
-        from filters.sandbox import Program
+        from filters.sandbox.calls import judge_bodies
 
         results: list[Problem | Reject | None] = []
         parsed: dict[str, Any] = {}
@@ -231,9 +208,9 @@ class TaskBuilder:
             results.append(build_problem(item, info, self.config))
 
         todo = [(i, r) for i, r in enumerate(results) if isinstance(r, Problem)]
-        programs = [Program(source=p.program(), timeout=self.config.validation_timeout, id=p.task_id) for _, p in todo]
-        outcomes = self.sandbox.run(programs) if programs else []
-        for (i, problem), outcome in zip(todo, outcomes):
+        judged = judge_bodies(self.sandbox, [(p, p.canonical_solution) for _, p in todo],
+                              timeout=self.config.validation_timeout) if todo else []
+        for (i, problem), (outcome, _) in zip(todo, judged):
             if outcome.passed:
                 problem.metadata["validation_s"] = round(outcome.duration, 3)
             else:
