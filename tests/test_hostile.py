@@ -124,7 +124,8 @@ HOSTILE = [
         threading.Thread(target=lambda: time.sleep(1000)).start()
         assert False, 'left a thread'
     """, F),
-    H("segfault_ctypes", "import ctypes\nctypes.string_at(0)\n", E),
+    H("segfault_ctypes", "import ctypes\nctypes.string_at(0)\n", F, E),  # ctypes is denied
+    H("segfault", "import faulthandler\nfaulthandler._sigsegv()\n", E),
     H("deep_recursion", """
         import sys
         sys.setrecursionlimit(10 ** 7)

@@ -4,9 +4,11 @@ Stdlib only: it is sent as `python3 -I -c <this file> ...` so any image with Pyt
 It reads framed JSON requests from one connected socket, compiles each program, forks a fresh
 child to run it under rlimits, and answers with one framed JSON outcome per request.
 
-The verdict comes from the *direct* child only: a result message tagged with that child's pid
-and a per-program nonce, and that child's exit status. Grandchildren inherit the result pipe,
-so their messages are ignored. After each program every other process is killed: with
+The verdict comes from the *direct* child only: a result line tagged with that child's pid and
+a per-program nonce, and that child's exit status. Grandchildren inherit the result pipe, so
+their lines are ignored. The nonce lives only in a generator's frame that writes for the
+harness's frame alone, and a PEP 578 audit hook keeps the program from every frame, the heap
+and raw memory (see `_child` and the README's reliability section for what remains possible). After each program every other process is killed: with
 `kill(-1)` when this worker is PID 1 of its own PID namespace, otherwise by scanning /proc for
 descendants (the worker is a child subreaper, so orphans stay in its tree).
 """
@@ -40,9 +42,6 @@ HEADER = struct.Struct(">I")
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 RESET_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD, signal.SIGXFSZ)
 
-# Bound before any program runs, so a program that tampers with os/builtins cannot break reporting.
-_write, _exit, _close, _getpid = os.write, os._exit, os.close, os.getpid
-_dumps, _format_exc = json.dumps, traceback.format_exception
 
 
 def _prctl(option, value):
@@ -82,9 +81,147 @@ def _tail(text, n=DETAIL_CHARS):
 
 # ---------------------------------------------------------------- the child
 
-def _child(code, result_w, err_w, out_w, workdir, req, cfg, nonce):
+class SandboxDenied(PermissionError, ValueError):
+    """What a program gets for the introspection the sandbox forbids. A ValueError too, so that
+    stdlib code that falls back when sys._getframe fails (namedtuple, typing, enum) still works."""
+
+
+# PEP 578 audit events a program may not raise: each reaches the harness's frames, the heap or raw memory.
+DENIED_EVENTS = frozenset((
+    "sys._getframe", "sys._current_frames", "sys._current_exceptions", "sys._getframemodulename",
+    "sys.settrace", "sys.setprofile", "sys.addaudithook",
+    "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+    "code.__new__", "marshal.load", "marshal.loads", "os.symlink", "os.chdir",
+))
+DENIED_PREFIXES = ("ctypes.", "sys.monitoring.")
+FRAME_ATTRIBUTES = frozenset(("tb_frame", "gi_frame", "cr_frame", "ag_frame"))
+DENIED_IMPORTS = frozenset(("_testcapi", "_testinternalcapi", "_testmultiphase", "_xxtestfuzz", "_testbuffer"))
+
+
+def _audit_hook(proc_dev, stat, fspath, type_, issubclass_, str_, bytes_join, int_, Base, Denied):
+    """The child's audit hook. Everything it uses is bound here: the program can patch builtins and
+    modules, not this closure (which nothing the program can reach refers to)."""
+    denied, prefixes, frame_attrs, imports = DENIED_EVENTS, DENIED_PREFIXES, FRAME_ATTRIBUTES, DENIED_IMPORTS
+
+    def hook(event, args):
+        if event in denied or event.startswith(prefixes):
+            raise Denied("sandbox: %s is not allowed" % event)
+        if event == "object.__getattr__":
+            if args[1] in frame_attrs:
+                raise Denied("sandbox: reading %s is not allowed" % args[1])
+        elif event == "open":
+            path = args[0]
+            kind = type_(path)
+            if kind is int_ or proc_dev is None:
+                return
+            if issubclass_(kind, str_):
+                path = str_.__str__(path)  # the characters, not what a subclass's __str__ says
+            elif issubclass_(kind, (bytes, bytearray)):
+                path = bytes_join((path,))
+            else:
+                path = fspath(path)  # a PathLike: asked a second time (see the README)
+            try:
+                st = stat(path)
+            except Base:
+                return  # a new file: not on /proc
+            if st.st_dev == proc_dev:
+                raise Denied("sandbox: opening files under /proc is not allowed")
+        elif event == "import" and args[0] in imports:
+            raise Denied("sandbox: importing %s is not allowed" % args[0])
+
+    return hook
+
+
+def _vault(fn, guard):
+    """A generator holding `fn`: sent a tuple of arguments, it answers (True, fn(*guard(args))) or
+    (False, exception). Its frame, where `fn` lives, is out of a program's reach (gi_frame is denied)."""
+    out = None
+    while True:
+        args = yield out
+        try:
+            out = (True, fn(*guard(args)))
+        except BaseException as exc:
+            out = (False, exc)
+
+
+def _proxy(send):
+    def call(*args):
+        ok, value = send(args)
+        if ok:
+            return value
+        raise value
+    return call
+
+
+def _frameless(handler):
+    def on_signal(signum, frame):
+        return handler(signum, None)
+    return on_signal
+
+
+class _Spec:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
+def _seal(signal_module, imp_module, Denied):
+    """Python signal handlers get None for the frame (a frame leads up the stack to the harness);
+    the `_signal` module cannot be created or executed again to get the original back."""
+    type_, str_, callable_ = type, str, callable
+
+    def signal_args(args):
+        signum, handler = args
+        return (signum, _frameless(handler) if callable_(handler) else handler)
+
+    def create_args(args):
+        name = args[0].name
+        if type_(name) is not str_ or name == "_signal":
+            raise Denied("sandbox: creating the _signal module again is not allowed")
+        return (_Spec(name),)
+
+    def exec_args(args):
+        if args[0] is signal_module:
+            raise Denied("sandbox: executing the _signal module again is not allowed")
+        return args
+
+    for module, name, guard in ((signal_module, "signal", signal_args), (imp_module, "create_builtin", create_args),
+                                (imp_module, "exec_builtin", exec_args)):
+        vault = _vault(getattr(module, name), guard)
+        next(vault)
+        setattr(module, name, _proxy(vault.send))
+    wrapper = sys.modules.get("signal")
+    if wrapper is not None:  # signal.signal's functools.wraps kept the original in __wrapped__
+        getattr(wrapper.signal, "__dict__", {}).pop("__wrapped__", None)
+
+
+def _reporter(fd, nonce, harness, write, pid, getframe):
+    """A generator that writes the verdict line `pid nonce status detail-hex` for the harness frame
+    only: the nonce stays in this generator's frame, and a send from any other caller is ignored."""
+    me = getframe()
+    msg = yield
+    while True:
+        if me.f_back is harness:
+            status, detail = msg
+            try:
+                write(fd, b"%d %s %s %s\n" % (pid, nonce, status, detail))
+            except BaseException:
+                pass
+        msg = yield
+
+
+def _child(code, result_w, err_w, out_w, workdir, req, cfg, nonce_box):
     """Runs in the fresh fork; never returns. The worker did the shared setup once (environment,
-    /dev/null, no-new-privs and the capability bounding set): this is only what differs per program."""
+    /dev/null, no-new-privs and the capability bounding set): this is only what differs per program.
+
+    Once the program runs it may patch every module and builtin, and everything it could reach is
+    guarded by the audit hook; so everything this function uses afterwards is bound before."""
+    harness = sys._getframe()
+    reporter = _reporter(result_w, nonce_box.pop().encode(), harness, os.write, os.getpid(), sys._getframe)
+    next(reporter)
+    exit_now, getpid, gc_disable, describe = os._exit, os.getpid, gc.disable, _describe
+    Exit, NoMemory, Base = SystemExit, MemoryError, BaseException
     try:
         os.setsid()
         os.chdir(workdir)
@@ -114,23 +251,31 @@ def _child(code, result_w, err_w, out_w, workdir, req, cfg, nonce):
             resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
         for sig in RESET_SIGNALS:
             _signal.signal(sig, _signal.SIG_DFL)
+        _seal(_signal, sys.modules["_imp"], SandboxDenied)
+        sys.addaudithook(_audit_hook(cfg.get("proc_dev"), os.stat, os.fspath, type, issubclass, str, b"".join, int,
+                                     BaseException, SandboxDenied))
     except BaseException as exc:  # setup failure is the sandbox's, not the program's
-        _report(result_w, nonce, "error", "sandbox setup failed: %r" % (exc,))
-        _exit(3)
-    me = _getpid()
+        reporter.send((b"error", ("sandbox setup failed: %r" % (exc,)).encode("utf-8", "replace").hex().encode()))
+        exit_now(3)
+    me = getpid()
     try:
         exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
-    except SystemExit as exc:
-        status, detail = "error", "exited early: SystemExit(%r) before the program's end" % (exc.code,)
-    except MemoryError:
-        status, detail = "error", "out of memory (MemoryError)"
-    except BaseException as exc:
-        status, detail = "failed", _describe(exc)
+    except Exit as exc:
+        status, detail = b"error", "exited early: SystemExit before the program's end"
+    except NoMemory:
+        status, detail = b"error", "out of memory (MemoryError)"
+    except Base as exc:
+        status, detail = b"failed", describe(exc)
     else:
-        status, detail = "passed", ""
-    if _getpid() == me:
-        _report(result_w, nonce, status, detail)
-    _exit(0)
+        status, detail = b"passed", ""
+    gc_disable()  # no finalizer of the program's runs while the verdict is written
+    if getpid() == me:
+        try:
+            hexed = detail.encode("utf-8", "replace").hex().encode()
+        except Base:
+            hexed = b""
+        reporter.send((status, hexed))
+    exit_now(0)
 
 
 def _prepare_capability_drop():
@@ -167,31 +312,23 @@ def _close_fds_except(keep, close_range=None):
                 pass
 
 
-def _describe(exc):
+def _describe(exc, _tail=_tail, _only=traceback.format_exception_only, _type=type, _Base=BaseException):
+    """The error's last lines: the line numbers it passed through and `Type: message` (frames,
+    which name the files, are out of reach once the program runs)."""
     try:
+        lines = []
         tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != "<program>":
-            tb = tb.tb_next  # hide the worker's own frames
-        return _tail("".join(_format_exc(type(exc), exc, tb)))
-    except BaseException:
+        tb = tb.tb_next if tb is not None else None  # the harness's exec call
+        while tb is not None and len(lines) < 64:
+            lines.append("  line %d\n" % tb.tb_lineno)
+            tb = tb.tb_next
+        head = "Traceback (most recent call last):\n" + "".join(lines) if lines else ""
+        return _tail(head + "".join(_only(_type(exc), exc)))
+    except _Base:
         try:
-            return "%s: %s" % (type(exc).__name__, exc)
-        except BaseException:
+            return "%s: %s" % (_type(exc).__name__, exc)
+        except _Base:
             return "exception (unprintable)"
-
-
-def _report(fd, nonce, status, detail):
-    try:
-        if detail == "":  # the common case, without the JSON encoder
-            msg = ('{"pid": %d, "nonce": "%s", "status": "%s", "detail": ""}\n' % (_getpid(), nonce, status)).encode()
-        else:
-            msg = _dumps({"pid": _getpid(), "nonce": nonce, "status": status, "detail": detail}).encode() + b"\n"
-    except BaseException:
-        msg = ('{"pid": %d, "nonce": "%s", "status": "%s", "detail": ""}\n' % (_getpid(), nonce, status)).encode()
-    try:
-        _write(fd, msg)
-    except BaseException:
-        pass
 
 
 # ---------------------------------------------------------------- the worker
@@ -220,6 +357,10 @@ class Worker:
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "TMPDIR": workdir})
         self.cfg["devnull"] = os.open(os.devnull, os.O_RDWR)
         self.cfg["close_range"] = _find_close_range()
+        try:
+            self.cfg["proc_dev"] = os.stat("/proc/self").st_dev  # the audit hook denies opening files there
+        except OSError:
+            self.cfg["proc_dev"] = None
         if self.cfg.get("drop_uid") is None and os.geteuid() == 0:
             self.cfg["capset"] = _prepare_capability_drop()
         self.cleanup()
@@ -250,6 +391,7 @@ class Worker:
         nonce = os.urandom(8).hex()
         pid = os.fork()
         if pid == 0:
+            box, nonce = [nonce], None  # the child's copy of this frame keeps no nonce
             os.close(result_r)
             os.close(err_r)
             if out_r is not None:
@@ -258,7 +400,7 @@ class Worker:
                 self.sock.close()
             except BaseException:
                 pass
-            _child(code, result_w, err_w, out_w, workdir, req, self.cfg, nonce)
+            _child(code, result_w, err_w, out_w, workdir, req, self.cfg, box)
         os.close(result_w)
         os.close(err_w)
         if out_w is not None:
@@ -377,14 +519,17 @@ class Worker:
 
 def _verdict(pid, nonce, status, results, stderr, duration):
     report = None
+    want = b"%d %s " % (pid, nonce.encode())
     for line in results.splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(msg, dict) and msg.get("pid") == pid and msg.get("nonce") == nonce:
-            report = msg
-            break
+        if line.startswith(want):
+            parts = line.split(b" ")
+            if len(parts) == 4 and parts[2] in (b"passed", b"failed", b"error"):
+                try:
+                    detail = bytes.fromhex(parts[3].decode("ascii")).decode("utf-8", "replace")
+                except ValueError:
+                    continue
+                report = {"status": parts[2].decode(), "detail": detail}
+                break
     err = stderr.decode("utf-8", "replace")
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
