@@ -1,0 +1,116 @@
+"""Local process pool against Ray at equal cores, on CI tracing + validation.
+
+    nice -n 10 python benchmarks/executors.py [--cores 2] [--modules test_calendar,test_shlex,...]
+
+Workload, the same for both executors:
+  1. trace: each stdlib test module traced in its own task (one module = one shard), the
+     way `collect ci` traces a project's modules;
+  2. validate: the traced functions turned into Problems (once, in this process, not timed),
+     then `validate` (3 sandboxed runs per reference) through `run_stage`, shards of 10.
+Local: `LocalExecutor(cores)`. Ray: a local Ray instance started with `num_cpus=cores`, one
+CPU per task (its start is timed apart). Each task's process holds a 1-worker sandbox, so both
+use `cores` CPUs. Each executor runs the workload twice (a long build's later stages find Ray's workers
+started); prints seconds per phase and pass, the per-shard costs (for README's scaling
+estimate) and the ratios Ray/local; checks that every run wrote the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from codexsd.executor import LocalExecutor, RayExecutor  # noqa: E402
+from codexsd.pipeline import DEFAULT_STDLIB_MODULES, output_hash  # noqa: E402
+from codexsd.stage import chunk, read_artifact, run_stage  # noqa: E402
+
+SANDBOX = "local"
+
+
+def trace_module(job: tuple[str, str]) -> list[dict]:
+    """One stdlib test module traced into its own work folder; returns the traced-function items."""
+    from curation.ci.collect import DEFAULT_SOURCE, trace_source
+    from curation.ci.config import CIConfig
+
+    module, work = job
+    cfg = CIConfig(test_modules=[module], require_docstring=True, workers=1)
+    return trace_source(DEFAULT_SOURCE, cfg, Path(work) / module)["items"]
+
+
+def run(executor, modules: list[str], work: Path, problems_dir: Path | None) -> dict:
+    from filters.validate import ValidateShard
+
+    t0 = time.perf_counter()
+    traced = dict(executor.run(trace_module, [(m, str(work / "trace")) for m in modules]))
+    t_trace = time.perf_counter() - t0
+    items = [it for i in sorted(traced) for it in traced[i]]
+    if problems_dir is None:  # items -> Problems once, in this process (untimed)
+        from curation.ci.config import CIConfig
+        from curation.ci.tasks import STAGE, TaskBuilder
+        from filters.sandbox import get_sandbox
+
+        problems_dir = work / "problems"
+        with get_sandbox(SANDBOX) as sb:
+            run_stage(STAGE, problems_dir, chunk(items, 25), TaskBuilder(CIConfig(require_docstring=True), sb),
+                      progress=False)
+    shards = chunk(list(read_artifact(problems_dir)), 10)
+    fn = ValidateShard(runs=3, backend=SANDBOX, workers=1)
+    t0 = time.perf_counter()
+    stats = run_stage("validate", work / "validated", shards, fn, params=fn.params(), executor=executor, progress=False)
+    t_validate = time.perf_counter() - t0
+    return {"trace_s": t_trace, "validate_s": t_validate, "modules": len(modules), "items": len(items),
+            "problems": sum(map(len, shards)), "shards": len(shards), "kept": stats.kept,
+            "hash": output_hash(work / "validated"), "problems_dir": problems_dir}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--modules", default=",".join(DEFAULT_STDLIB_MODULES))
+    args = ap.parse_args()
+    modules = [m for m in args.modules.split(",") if m]
+    root = Path(tempfile.mkdtemp(prefix="codexsd-bench-executors-"))
+    try:
+        with LocalExecutor(args.cores) as ex:
+            local_cold = run(ex, modules, root / "local1", None)
+            local = run(ex, modules, root / "local2", local_cold["problems_dir"])
+        t0 = time.perf_counter()
+        ex = RayExecutor(init_kwargs={"num_cpus": args.cores, "include_dashboard": False})
+        ray_start = time.perf_counter() - t0
+        try:
+            ray_cold = run(ex, modules, root / "ray1", local_cold["problems_dir"])
+            on_ray = run(ex, modules, root / "ray2", local_cold["problems_dir"])
+        finally:
+            ex.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"{local['modules']} modules traced -> {local['items']} functions -> {local['problems']} problems "
+          f"in {local['shards']} shards (validate keeps {local['kept']}); {args.cores} cores each")
+    print("first pass (Ray's workers start and import codexsd), then a second pass on the same executor:")
+    print(f"{'':12}{'trace s':>10}{'validate s':>12}{'total s':>10}")
+    for name, r in (("local 1st", local_cold), ("ray 1st", ray_cold), ("local 2nd", local), ("ray 2nd", on_ray)):
+        print(f"{name:12}{r['trace_s']:>10.1f}{r['validate_s']:>12.1f}{r['trace_s'] + r['validate_s']:>10.1f}")
+    print(f"ray start (not in totals): {ray_start:.1f} s")
+    per_module = local["trace_s"] * args.cores / max(1, local["modules"])
+    per_problem = local["validate_s"] * args.cores / max(1, local["problems"])
+    print(f"per-shard cost (local, CPU-seconds): {per_module:.1f} s per traced module, "
+          f"{per_problem:.2f} s per validated problem (3 runs)")
+    same = local["hash"] == on_ray["hash"] == ray_cold["hash"] == local_cold["hash"]
+    print(f"same validated bytes: {same}")
+    total_local = local["trace_s"] + local["validate_s"]
+    total_ray = on_ray["trace_s"] + on_ray["validate_s"]
+    cold = (ray_cold["trace_s"] + ray_cold["validate_s"]) / (local_cold["trace_s"] + local_cold["validate_s"])
+    print(f"ratio ray/local, first pass: total {cold:.2f}")
+    print(f"ratio ray/local, second pass: trace {on_ray['trace_s'] / local['trace_s']:.2f}, "
+          f"validate {on_ray['validate_s'] / local['validate_s']:.2f}, total {total_ray / total_local:.2f}")
+    if not same:
+        sys.exit("the executors wrote different bytes")
+
+
+if __name__ == "__main__":
+    main()
