@@ -35,6 +35,7 @@ from codexsd.record import Problem, Reject
 from codexsd.stage import StageStats, read_shards, run_stage, write_stats
 from filters.adequacy import mutants as mutation
 from filters.adequacy import standins, strengthen
+from filters.base import SandboxShard
 from filters.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Outcome, Program, Sandbox, Status
 from filters.sandbox.calls import Call, calls_program, judge_calls, parse_calls, render_check
 
@@ -57,6 +58,8 @@ class AdequacyConfig:
     max_added: int = 10  # asserts added per task at most
     timeout: float = DEFAULT_TIMEOUT_S  # seconds for a reference program
     memory_mb: int = int(DEFAULT_MEMORY_MB)
+    hash_seeds: int = 1  # fresh interpreters (other PYTHONHASHSEEDs) beside the in-process run of new inputs ...
+    hash_seeds_sets: int = 7  # ... and for references that build sets or call hash()/id()
     mutant_timeout_factor: float = 10.0  # a mutant's limit: this times the reference's own time ...
     min_mutant_timeout: float = 1.0  # ... but at least this (and at most `timeout`)
     sandbox: str = ""  # backend ('' = CODEXSD_SANDBOX or auto)
@@ -71,6 +74,8 @@ class AdequacyConfig:
         return {k: v for k, v in self.to_dict().items() if k not in ("sandbox", "workers")}
 
     def validate(self) -> None:
+        if self.hash_seeds < 1 or self.hash_seeds_sets < 1:
+            raise ConfigError("adequacy hash_seeds and hash_seeds_sets must be >= 1")
         if self.k_mutants < 0 or self.candidates < 0 or self.max_added < 0:
             raise ConfigError("adequacy k_mutants, candidates and max_added must be >= 0")
         if not 0 <= self.threshold <= 1:
@@ -243,9 +248,11 @@ class AdequacyChecker:
             if not exprs:
                 continue
             per_call = self._per_call(t)
-            prog = strengthen.observe_twice_program(t.problem.prompt + t.problem.canonical_solution, t.problem.entry_point,
-                                                    exprs, per_call, hash_seed=1 + t.seed % 1000, timeout=cfg.timeout)
-            batch.append(Program(prog, timeout=2 * cfg.timeout + 1, memory_mb=cfg.memory_mb, id=t.problem.task_id,
+            source = t.problem.prompt + t.problem.canonical_solution
+            n_seeds = cfg.hash_seeds_sets if strengthen.hash_order_matters(source) else cfg.hash_seeds
+            seeds = [1 + (t.seed + 7919 * i) % 100000 for i in range(n_seeds)]
+            prog = strengthen.observe_twice_program(source, t.problem.entry_point, exprs, per_call, seeds, cfg.timeout)
+            batch.append(Program(prog, timeout=(n_seeds + 1) * cfg.timeout + 1, memory_mb=cfg.memory_mb, id=t.problem.task_id,
                                  stdout=True))
             observing.append((t, exprs))
         seen_types = {}
@@ -258,8 +265,8 @@ class AdequacyChecker:
         candidates: dict[str, list[tuple[str, Any]]] = {}
         for (t, exprs), outcome in zip(observing, self.sandbox.run(batch) if batch else []):
             t.programs += 1
-            first, second = strengthen.parse_twice(outcome.output, len(exprs))
-            kept, dropped = strengthen.keep_observations(exprs, first, second, seen_types[t.problem.task_id])
+            first, others = strengthen.parse_twice(outcome.output, len(exprs))
+            kept, dropped = strengthen.keep_observations(exprs, first, others, seen_types[t.problem.task_id])
             t.inputs["dropped"] = {k: v for k, v in dropped.items() if v}
             candidates[t.problem.task_id] = kept
 
@@ -379,12 +386,12 @@ def metrics_of(item: Problem | Reject) -> dict[str, Any] | None:
 # ------------------------------------------------------------------ the stage
 
 @dataclass
-class AdequacyShard:
+class AdequacyShard(SandboxShard):
     """A run_stage shard function (picklable; the sandbox opens lazily in each process unless given)."""
 
-    cfg: AdequacyConfig
-    backend: str = "auto"
-    sandbox: Sandbox | None = dataclasses.field(default=None, repr=False, compare=False)
+    cfg: AdequacyConfig = field(default_factory=AdequacyConfig)
+    backend: str | None = None
+    sandbox: Sandbox | None = field(default=None, repr=False, compare=False)
 
     def __call__(self, items: Iterable[Problem | dict]) -> Iterator[Problem | Reject]:
         problems, bad = [], []
@@ -398,16 +405,8 @@ class AdequacyShard:
                 tid = str(item.get("task_id", "")) if isinstance(item, dict) else ""
                 bad.append(Reject(tid, STAGE, "malformed", str(exc)[:500]))
         if problems:
-            from filters.validate import _shared_sandbox
-
-            sandbox = self.sandbox or _shared_sandbox(self.backend, None)
-            yield from AdequacyChecker(self.cfg, sandbox)(problems)
+            yield from AdequacyChecker(self.cfg, self.get_sandbox())(problems)
         yield from bad
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["sandbox"] = None
-        return state
 
 
 def adequacy_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: AdequacyConfig | None = None,
@@ -424,7 +423,7 @@ def adequacy_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: A
 
     executor = executor or LocalExecutor(cfg.workers)
     inline = isinstance(executor, LocalExecutor) and executor.workers <= 1
-    fn = AdequacyShard(cfg, backend=backend, sandbox=sandbox if inline else None)
+    fn = AdequacyShard(cfg=cfg, backend=backend, sandbox=sandbox if inline else None)
     started = time.perf_counter()
     stats = run_stage(STAGE, out_dir, shards, fn, params=cfg.params(), progress=progress, executor=executor)
     wall = time.perf_counter() - started

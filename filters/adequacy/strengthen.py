@@ -9,10 +9,10 @@ element mutated inside a container, or the value swapped for another of the same
 elsewhere in the task. Seeded from the task id.
 
 Expected outputs come from the reference, run twice with different hash seeds by one program
-(`observe_twice_program`): once in the sandboxed process itself, once in a `python3 -c`
-subprocess with PYTHONHASHSEED set to another value (the sandbox forks every program from one
-parent, so in-process runs all share the parent's seed; a fresh interpreter also reseeds
-`random`). Each call runs under a per-call CPU-time guard, so one slow input costs only itself.
+(`observe_twice_program`): once in a fresh `python3 -c` interpreter started with fork+execve
+(`subprocess` itself is not importable in the sandbox) and PYTHONHASHSEED set to a fixed other
+value, then in the sandboxed process itself (the sandbox forks every program from one parent, so
+in-process runs all share the parent's seed; the fresh interpreter also reseeds `random`). Each call runs under a per-call CPU-time guard, so one slow input costs only itself.
 `keep_observations` then drops inputs that raise, time out, disagree between the runs, cannot be
 encoded, or return a type the task's own calls never returned.
 """
@@ -228,48 +228,91 @@ def _copy(tree: ast.AST, site: ast.AST) -> ast.AST:
 
 _LAUNCHER = '''
 import os as _os
-import subprocess as _subprocess
 import sys as _sys
+import time as _time
+
+
+def _codexsd_second_run(_src, _timeout, _hash_seed, _marker, _second):
+    import select as _select
+
+    _out = b""
+    _r, _w = _os.pipe()
+    _pid = _os.fork()
+    if _pid == 0:
+        try:
+            _os.dup2(_w, 1)
+            _env = dict(_os.environ, PYTHONHASHSEED=_hash_seed)
+            _os.execve(_sys.executable, [_sys.executable, "-c", _src], _env)
+        finally:
+            _os._exit(127)
+    _os.close(_w)
+    _deadline = _time.monotonic() + _timeout
+    while True:
+        _left = _deadline - _time.monotonic()
+        if _left <= 0:
+            _os.kill(_pid, 9)
+            break
+        _ready = _select.select([_r], [], [], _left)[0]
+        if not _ready:
+            continue
+        _chunk = _os.read(_r, 1 << 16)
+        if not _chunk:
+            break
+        _out += _chunk
+    _os.close(_r)
+    _os.waitpid(_pid, 0)
+    _text = _out.decode("utf-8", "replace")
+    _at = _text.rfind(_marker)
+    _line = _text[_at + len(_marker):].split("\\n", 1)[0] if _at >= 0 else "null"
+    _b = ("\\n" + _second + _line + "\\n").encode("utf-8", "replace")
+    while _b:
+        _b = _b[_os.write(1, _b):]
+
 
 _codexsd_src = %(src)r
-try:
-    _r = _subprocess.run([_sys.executable, "-c", _codexsd_src], stdin=_subprocess.DEVNULL,
-                         stdout=_subprocess.PIPE, stderr=_subprocess.DEVNULL, timeout=%(timeout)r,
-                         env=dict(_os.environ, PYTHONHASHSEED=%(hash_seed)r))
-    _out = _r.stdout.decode("utf-8", "replace")
-except Exception:
-    _out = ""
-_at = _out.rfind(%(marker)r)
-_line = _out[_at + len(%(marker)r):].split("\\n", 1)[0] if _at >= 0 else "null"
-_b = ("\\n" + %(second)r + _line + "\\n").encode("utf-8", "replace")
-while _b:
-    _b = _b[_os.write(1, _b):]
+for _codexsd_seed in %(hash_seeds)r:
+    _codexsd_second_run(_codexsd_src, %(timeout)r, _codexsd_seed, %(marker)r, %(second)r)
 exec(compile(_codexsd_src, "<reference>", "exec"), {"__name__": "__main__"})
 '''
 
 
-def observe_twice_program(source: str, entry_point: str, exprs: Sequence[str], per_call: float, hash_seed: int,
-                          timeout: float) -> str:
-    """A program that evaluates `exprs` on `source` (the reference) in a subprocess with
-    PYTHONHASHSEED=hash_seed, then in itself; both result lists are printed."""
+def observe_twice_program(source: str, entry_point: str, exprs: Sequence[str], per_call: float,
+                          hash_seeds: Sequence[int], timeout: float) -> str:
+    """A program that evaluates `exprs` on `source` (the reference) in a fresh interpreter per
+    PYTHONHASHSEED in `hash_seeds`, then in itself; every run's result list is printed."""
     src = calls_program(source.rstrip("\n") + "\n" + GUARD_SOURCE, entry_point, [guarded(e, per_call) for e in exprs])
-    return _LAUNCHER % {"src": src, "timeout": timeout, "hash_seed": str(hash_seed), "marker": RESULTS_MARKER,
+    return _LAUNCHER % {"src": src, "timeout": timeout, "hash_seeds": [str(h) for h in hash_seeds], "marker": RESULTS_MARKER,
                         "second": SECOND_MARKER}
 
 
-def parse_twice(output: str, n: int) -> tuple[list[dict] | None, list[dict] | None]:
-    """(in-process results, subprocess results) printed by observe_twice_program."""
+def parse_twice(output: str, n: int) -> tuple[list[dict] | None, list[list[dict] | None]]:
+    """(in-process results, [results of each fresh-interpreter run]) printed by observe_twice_program."""
     first = parse_results(output, n)
-    second = None
-    at = output.rfind(SECOND_MARKER)
-    if at >= 0:
+    others: list[list[dict] | None] = []
+    for chunk in output.split(SECOND_MARKER)[1:]:
         try:
-            second = json.loads(output[at + len(SECOND_MARKER):].split("\n", 1)[0])
+            run = json.loads(chunk.split("\n", 1)[0])
         except ValueError:
-            second = None
-        if not (isinstance(second, list) and len(second) == n):
-            second = None
-    return first, second
+            run = None
+        others.append(run if isinstance(run, list) and len(run) == n else None)
+    return first, others
+
+
+def hash_order_matters(source: str) -> bool:
+    """Whether `source` builds sets or hashes (str iteration order then follows the hash seed):
+    such tasks get more seeds, since two seeds agree on a 2-item set's order half the time."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return True
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Set, ast.SetComp)):
+            return True
+        if isinstance(node, ast.Name) and node.id in ("set", "frozenset", "hash", "id"):
+            return True
+        if isinstance(node, ast.Attribute) and node.attr in ("union", "intersection", "difference", "symmetric_difference"):
+            return True
+    return False
 
 
 def type_signature(enc: Any, depth: int = 0) -> set[str]:
@@ -288,23 +331,25 @@ def type_signature(enc: Any, depth: int = 0) -> set[str]:
     return out
 
 
-def keep_observations(exprs: Sequence[str], first: list[dict] | None, second: list[dict] | None,
+def keep_observations(exprs: Sequence[str], first: list[dict] | None, others: Sequence[list[dict] | None],
                       seen_types: set[str]) -> tuple[list[tuple[str, Any]], dict[str, int]]:
-    """The (expr, expected encoding) pairs worth asserting, and the count dropped per reason."""
+    """The (expr, expected encoding) pairs worth asserting, and the count dropped per reason.
+    `first` is the in-process run, `others` the runs under other hash seeds (at least one)."""
     dropped = {r: 0 for r in DROP_REASONS}
     kept: list[tuple[str, Any]] = []
-    if first is None or second is None:
+    if first is None or not others or any(o is None for o in others):
         dropped["no_result"] += len(exprs)
         return kept, dropped
-    for expr, a, b in zip(exprs, first, second):
+    for i, (expr, a) in enumerate(zip(exprs, first)):
+        runs = [a] + [o[i] for o in others]
         reason = None
-        if a.get("raised") == GUARD_EXC or b.get("raised") == GUARD_EXC:
+        if any(r.get("raised") == GUARD_EXC for r in runs):
             reason = "timeout"
-        elif "raised" in a or "raised" in b:
+        elif any("raised" in r for r in runs):
             reason = "raises"
-        elif "unencodable" in a or "unencodable" in b:
+        elif any("unencodable" in r for r in runs):
             reason = "unencodable"
-        elif values._dumps(a.get("value")) != values._dumps(b.get("value")):
+        elif len({values._dumps(r.get("value")) for r in runs}) > 1:
             reason = "disagrees"
         elif len(values._dumps(a["value"])) > MAX_RESULT_CHARS:
             reason = "too_large"
