@@ -12,12 +12,12 @@ fingerprints are derived from the rows, not drawn at random.
 """
 
 from __future__ import annotations
-
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Mapping, Sequence
+
+from codexsd.io import atomic_path
 
 from codexsd.imports import require
 from codexsd.record import Problem, write_jsonl
@@ -44,9 +44,8 @@ def write_parquet(path: Path, rows: Sequence[Mapping[str, str]]) -> None:
 
     cols = _columns(rows)
     table = pa.table({k: pa.array(v, type=pa.string()) for k, v in cols.items()})
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def write_dataset_dict(path: Path, rows_by_split: Mapping[str, Sequence[Mapping[str, str]]]) -> None:

@@ -8,13 +8,14 @@ the same arguments, continues from there.
 """
 
 from __future__ import annotations
-
 import argparse
 import json
 import logging
 import os
 import sys
 from pathlib import Path
+
+from codexsd import io as atomic
 
 from codexsd.stage import AccountingError, fingerprint
 
@@ -97,9 +98,7 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
 
     stats = _finish(partial, records_path, rejects_path, len(files))
-    tmp = stats_path.with_name(stats_path.name + ".tmp")
-    tmp.write_text(json.dumps(stats, indent=2) + "\n")
-    os.replace(tmp, stats_path)
+    atomic.write_text(stats_path, json.dumps(stats, indent=2) + "\n")
     partial.unlink()
     print(
         f"codexsd extract: {stats['files']} files -> {stats['records']} records ({stats['functions']} functions, "

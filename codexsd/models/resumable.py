@@ -12,13 +12,14 @@ different ones is an error rather than a silently mixed file.
 """
 
 from __future__ import annotations
-
 import dataclasses
 import json
 import logging
 import os
 from pathlib import Path
 from typing import Any, Sequence
+
+from codexsd.io import atomic_path
 
 from codexsd.models.base import Completion, Sampler, SamplingParams, derive_seed
 
@@ -84,12 +85,10 @@ def _keep_complete(path: Path, groups: dict[str, dict[int, dict[str, Any]]], n: 
     complete = {k: g for k, g in groups.items() if len(g) == n}
     raw_lines = sum(1 for _ in open(path, encoding="utf-8")) if path.exists() else 0
     if raw_lines != n * len(complete):
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             for key, g in complete.items():
                 for j in sorted(g):
                     fh.write(json.dumps(g[j], ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
         log.info("%s: dropped %d incomplete task(s) left by an interrupted run", path, len(groups) - len(complete))
     return complete
 
