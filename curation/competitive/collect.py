@@ -1,8 +1,9 @@
 """The collect stage for competitive-programming sources: load, convert, validate in the sandbox.
 
 A shard's problems are validated in rounds: round r runs the r-th Python solution of
-every problem still without a passing one, all in ONE `sandbox.run` call. The first
-solution whose program passes (prompt + body + test + check) gives the kept Problem.
+every problem still without a passing one, all in one batch through `judge_bodies` (call-style
+tests are judged outside the sandbox). The first solution that passes gives the kept Problem.
+MBPP expected values that are expressions are evaluated in the sandbox first, in one batch.
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ from codexsd.record import Problem, Reject
 from codexsd.executor import Executor, LocalExecutor
 from codexsd.stage import StageStats, chunk, run_stage
 from curation.competitive.config import CompetitiveConfig
-from curation.competitive.convert import build_problem
+from curation.competitive.convert import build_problem, with_calls
 from curation.competitive.loaders import load_tasks
 from curation.competitive.pysource import SourceError
 from filters.base import SandboxShard
 from filters.sandbox import Program, Sandbox, get_sandbox
+from filters.sandbox.calls import calls_program, judge_bodies, parse_results
 
 log = logging.getLogger(__name__)
 
 STAGE = "collect_competitive"
 # Part of every shard's fingerprint: bump it when conversion changes what a shard writes,
 # so that a rerun redoes finished shards instead of keeping stale ones.
-CONVERSION_VERSION = 1
+CONVERSION_VERSION = 2  # 2: call-style tests (Problem.calls)
 
 @dataclass
 class _Attempt:
@@ -80,12 +82,9 @@ class ConvertShard(SandboxShard):
                     batch.append((p, problem))
             if not batch:
                 continue
-            programs = [
-                Program(source=pr.program(), timeout=self.config.timeout, memory_mb=self.config.memory_mb,
-                        id=f"{pr.task_id}#{round_}")
-                for _, pr in batch
-            ]
-            outcomes = sandbox.run(programs)
+            self._resolve_expected(sandbox, [problem for _, problem in batch])
+            outcomes = [o for o, _ in judge_bodies(sandbox, [(pr, pr.canonical_solution) for _, pr in batch],
+                                                   self.config.timeout, self.config.memory_mb)]
             for (p, problem), outcome in zip(batch, outcomes):
                 if p.kept is not None:
                     continue
@@ -101,6 +100,25 @@ class ConvertShard(SandboxShard):
                 continue
             p = by_id[id(item)]
             yield p.kept if p.kept is not None else _failure(p)
+
+
+    def _resolve_expected(self, sandbox: Sandbox, problems: list[Problem]) -> None:
+        """MBPP expected values that are expressions: evaluated by the task's own code (the reference's
+        program with the test setup), once; a task whose values do not all evaluate and encode keeps
+        its check() code."""
+        todo = [pr for pr in problems if pr.metadata.get("expected_sources")]
+        if not todo:
+            return
+        programs = [Program(calls_program(pr.prompt + pr.canonical_solution, pr.entry_point,
+                                          [src for _, src, _ in pr.metadata["expected_sources"]]),
+                            timeout=self.config.timeout, memory_mb=self.config.memory_mb, id=pr.task_id, stdout=True)
+                    for pr in todo]
+        for pr, outcome in zip(todo, sandbox.run(programs)):
+            results = parse_results(outcome.output, len(pr.metadata["expected_sources"]))
+            if results is not None and all("value" in r for r in results):
+                with_calls(pr, [r["value"] for r in results])
+            else:
+                pr.metadata["check_asserts"] = len(pr.metadata.pop("expected_sources"))
 
 
 def _last_line(detail: str) -> str:

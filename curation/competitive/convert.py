@@ -7,10 +7,14 @@
 - stdin/stdout: the program becomes the body of `solve(stdin: str) -> str`, and the
   `stdio_program` decorator in the context feeds it `stdin` and returns what it printed.
 
-Generated asserts (call-based sets) use the sandbox package's `assert_equal`: same type,
-same value. MBPP's own `assert x == y` lines become `assert same(x, y)`, which also demands
-builtin types (so an object claiming equality with everything cannot pass) but, like the
-original `==`, lets int and float compare by value and Counter equal a dict.
+Tests are call-style wherever they can be (`Problem.calls`, judged outside the sandbox, so a
+program cannot forge its verdict; `test` is their HumanEval rendering): every call-based and
+stdin/stdout test, and MBPP tasks whose asserts are all `assert <call of f> == <value>` (or
+`assert f(...)` / `assert not f(...)`), the value from `ast.literal_eval` or, when it is an
+expression, from evaluating it in the sandbox at collection time (collect.py). Call-based
+outputs compare exactly (same types), stdin/stdout outputs as text, MBPP's `==` as "same"
+(int and float by value, a tuple for a list, builtin types only). MBPP tasks with any other
+assert (or with setup code) keep `check()` code: `assert x == y` becomes `assert same(x, y)`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from typing import Any
 import libcst as cst
 
 from codexsd.record import Problem
-from filters.sandbox import strict_equal_source
+from filters.sandbox import strict_equal_source, values
+from filters.sandbox.calls import Call, render_check
 from curation.competitive import pysource
 from curation.competitive.pysource import INDENT, SourceError
 
@@ -149,29 +154,42 @@ def _prompt(context: str, signature: str, docstring: str, doc_indent: str) -> st
 
 
 def build_problem(task: dict[str, Any], solution: str, variant: str = "") -> Problem:
-    """Raises SourceError (with a reject reason) when this solution cannot be converted."""
+    """Raises SourceError (with a reject reason) when this solution cannot be converted.
+
+    An MBPP task whose expected values are expressions (not literals) comes back with check()
+    code and `metadata["expected_sources"]`: evaluate them and call `with_calls` (collect.py)."""
     kind = task["kind"]
+    calls: list[Call] = []
+    metadata = dict(task["metadata"])
     if kind == "stdio":
         context, signature, body, entry, doc_indent = _stdio_parts(solution)
-        test = _check([NORMALISE_SOURCE], [
-            f"assert normalise(candidate({py_literal(i)})) == normalise({py_literal(o)})" for i, o in task["tests"]
-        ])
+        calls = [Call(f"candidate({py_literal(i)})", values.encode(o if isinstance(o, str) else str(o)), compare="text")
+                 for i, o in task["tests"]]
+        test = render_check(calls)
     elif kind == "call":
         context, signature, body, entry, doc_indent, call = _call_parts(task, solution)
-        lines = [f"fn = {call}"]
         for args, expected in task["tests"]:
             if variant == "unwrapped":
                 expected = expected[0]
             args = args if isinstance(args, list) else [args]
-            lines.append(f"assert_equal(fn({', '.join(py_literal(a) for a in args)}), {py_literal(expected)})")
-        test = _check([], lines, strict_equal_source())
+            calls.append(Call(f"{call}({', '.join(py_literal(a) for a in args)})", _encode_json(expected)))
+        test = render_check(calls)
     elif kind == "function":
         context, signature, body, entry, doc_indent = _function_parts(task, solution)
         test = _check([SAME_SOURCE], _mbpp_asserts(task["asserts"], entry), task.get("setup", ""))
+        shapes = None if task.get("setup", "").strip() else mbpp_call_shapes(task["asserts"], entry)
+        if shapes is None:
+            metadata["check_asserts"] = len(task["asserts"])
+        else:
+            literal = [_literal(src) for _, src, _ in shapes]
+            if all(enc is not None for enc in literal):
+                calls = [Call(expr, enc, compare=mode) for (expr, _, mode), enc in zip(shapes, literal)]
+                test = render_check(calls)
+            else:
+                metadata["expected_sources"] = [[expr, src, mode] for expr, src, mode in shapes]
     else:
         raise SourceError("malformed_row", f"unknown task kind {kind!r}")
     prompt = _prompt(context, signature, task["statement"], doc_indent)
-    metadata = dict(task["metadata"])
     metadata["num_tests"] = len(task["tests"]) or len(task["asserts"])
     if variant:
         metadata["expected_outputs"] = variant
@@ -188,7 +206,86 @@ def build_problem(task: dict[str, Any], solution: str, variant: str = "") -> Pro
         body=body,
         context=context,
         metadata=metadata,
+        calls=[c.to_dict() for c in calls],
     )
+
+
+def with_calls(problem: Problem, expected: list[Any]) -> Problem:
+    """`problem` (with `metadata["expected_sources"]`) judged by calls whose expected encodings
+    are `expected` (one per source, computed by the caller); `test` re-rendered from them."""
+    shapes = problem.metadata.pop("expected_sources")
+    calls = [Call(expr, enc, compare=mode) for (expr, _, mode), enc in zip(shapes, expected)]
+    problem.calls = [c.to_dict() for c in calls]
+    problem.test = render_check(calls)
+    return problem
+
+
+def _encode_json(value: Any) -> list:
+    """A JSON test value's encoding (JSON has no tuples or sets: lists and dicts stay what they are)."""
+    return values.encode(value)
+
+
+def _literal(source: str) -> list | None:
+    try:
+        return values.encode(ast.literal_eval(source))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, values.Unencodable):
+        return None
+
+
+_SAFE_NAMES = {"candidate", "list", "tuple", "set", "sorted", "frozenset", "dict", "str", "int", "float", "bool",
+               "round", "len", "abs", "sum", "min", "max", "True", "False", "None"}
+
+
+def mbpp_call_shapes(asserts: list[str], entry: str) -> list[tuple[str, str, str]] | None:
+    """(call expression, expected source, comparison) per assert when every assert is a call with
+    a value: `assert <expr calling f> == <value>`, `assert f(...)`, `assert not f(...)`. None when any
+    other assert is present (the task then keeps its check() code)."""
+    shapes: list[tuple[str, str, str]] = []
+    for text in asserts:
+        try:
+            tree = pysource.quiet_parse(text)
+        except SyntaxError:
+            return None
+        for stmt in tree.body:
+            if not isinstance(stmt, ast.Assert):
+                return None
+            shape = _call_shape(stmt.test, entry)
+            if shape is None:
+                return None
+            shapes.append(shape)
+    return shapes or None
+
+
+def _call_shape(test: ast.expr, entry: str) -> tuple[str, str, str] | None:
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+        left, right = test.left, test.comparators[0]
+        if _calls(right, entry) and not _calls(left, entry):
+            left, right = right, left
+        if not _calls(left, entry) or _calls(right, entry) or not _only_safe_names(left, entry):
+            return None
+        return ast.unparse(_Rename(entry).visit(left)), ast.unparse(right), "same"
+    negated = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+    inner = test.operand if negated else test
+    if isinstance(inner, ast.Call) and _calls(inner, entry) and _only_safe_names(inner, entry):
+        return f"bool({ast.unparse(_Rename(entry).visit(inner))})", repr(not negated), "exact"
+    return None
+
+
+def _calls(node: ast.AST, entry: str) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == entry for n in ast.walk(node))
+
+
+def _only_safe_names(node: ast.AST, entry: str) -> bool:
+    """The call expression runs in the program without the task's setup: builtins and the entry only."""
+    return all(n.id == entry or n.id in _SAFE_NAMES for n in ast.walk(node) if isinstance(n, ast.Name))
+
+
+class _Rename(ast.NodeTransformer):
+    def __init__(self, entry: str) -> None:
+        self.entry = entry
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return ast.copy_location(ast.Name(id="candidate", ctx=node.ctx), node) if node.id == self.entry else node
 
 
 def _stdio_parts(solution: str):
