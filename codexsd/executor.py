@@ -150,11 +150,10 @@ def _call(fn, arg):
 
 
 def require_ray():
-    try:
-        import ray
-    except ImportError as exc:
-        raise ImportError("the ray executor needs Ray: pip install 'codexsd[ray]' (or pip install ray)") from exc
-    return ray
+    """Ray, or MissingDependency naming the install command (the CLI prints it on one line)."""
+    from codexsd.imports import require
+
+    return require("ray")
 
 
 def get_executor(name: str | None = "local", workers: int = 1, **kwargs) -> Executor:
