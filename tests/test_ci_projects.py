@@ -1,0 +1,285 @@
+"""CI tracing on ordinary project layouts written here: odd tox files, unittest-only packages with
+`tests.py`, a src layout whose tests import the installed copy with a pytest plugin loaded, and
+values beyond literals (dates, Decimals, sets), generators, exceptions and mutated arguments."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from codexsd.record import Problem
+from codexsd.stage import read_artifact, read_rejects
+from curation.ci import CIConfig, collect_ci
+from curation.ci.collect import read_projects_file
+from curation.ci.project import _requested_dist, find_test_command, split_jobs
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    from filters.sandbox import get_sandbox
+
+    sb = get_sandbox("local")
+    yield sb
+    sb.close()
+
+
+def _collect(projects, out, sandbox, **settings):
+    config = CIConfig(**{"per_module_timeout": 60.0, "project_timeout": 300.0, **settings})
+    stats = collect_ci([str(p) for p in projects], out, config, sandbox=sandbox, progress=False)
+    problems = {p.task_id: p for p in read_artifact(out)}
+    rejects = {r.id: r for r in read_rejects(out)}
+    assert stats.items_in == stats.kept + stats.rejected == len(problems) + len(rejects)
+    return problems, rejects
+
+
+TOX_ODD = r"""
+[tox]
+envlist = py3
+
+[testenv]
+deps = pytest
+commands =
+    python -c "print('an unterminated quote)"
+    python -c "print(1)"
+    pytest {posargs:tests} \
+        -q \
+        -p no:randomly
+"""
+
+
+def test_tox_with_backslashes_and_posargs_falls_back_instead_of_crashing(tmp_path):
+    _write(tmp_path, {"tox.ini": TOX_ODD, "tests/test_a.py": "", "pkg/__init__.py": ""})
+    argv, where = find_test_command(tmp_path)
+    assert (argv, where) == (["-m", "pytest", "-q"], "tox")  # the continued line, joined; {posargs} dropped
+    _write(tmp_path, {"tox.ini": "[testenv]\ncommands = pytest 'unterminated {posargs}\n"})
+    assert find_test_command(tmp_path) == (["-m", "pytest"], "default (pytest)")  # logged, then the default
+
+
+UNITTEST_PKG = {
+    "ulib/__init__.py": "",
+    "ulib/core.py": '''
+        def title_words(text):
+            """Each word of `text` capitalised."""
+            return " ".join(w.capitalize() for w in text.split())
+        ''',
+    "ulib/tests.py": '''
+        import unittest
+
+        from .core import title_words
+
+
+        def helper(x):
+            return x
+
+
+        class TitleTest(unittest.TestCase):
+            def test_title(self):
+                self.assertEqual(title_words("hello big world"), "Hello Big World")
+                self.assertEqual(title_words("a"), helper("A"))
+        ''',
+}
+
+
+def test_unittest_only_package_with_tests_py(tmp_path, sandbox):
+    proj = _write(tmp_path / "ulib-project", UNITTEST_PKG)
+    argv, where = find_test_command(proj)
+    assert argv == ["-m", "unittest"] and "unittest" in where  # pytest would collect nothing (exit 5)
+    assert [j.target for j in split_jobs(proj, argv)] == [
+        ("-m", "unittest", "discover", "-s", "ulib", "-p", "tests.py", "-t", ".")]
+    problems, rejects = _collect([proj], tmp_path / "out", sandbox, install=False)
+    assert set(problems) == {"ci/ulib.core.title_words"}  # not the test module's helper
+    assert "candidate('hello big world')" in problems["ci/ulib.core.title_words"].test
+    report = json.loads((tmp_path / "out" / "projects.json").read_text())[0]
+    assert report["module_status"] == {"passed": 1}
+
+
+SRC_PKG = {
+    "pyproject.toml": '''
+        [build-system]
+        requires = ["setuptools"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "srcpkg"
+        version = "0.1"
+
+        [tool.setuptools.packages.find]
+        where = ["src"]
+        ''',
+    "tox.ini": '''
+        [testenv]
+        deps =
+            pytest
+            pytest-cov
+        commands = pytest --cov=srcpkg --cov-report=term {posargs} tests
+        ''',
+    "src/srcpkg/__init__.py": "",
+    "src/srcpkg/core.py": '''
+        def scale(values, k):
+            """Each value times k."""
+            return [v * k for v in values]
+        ''',
+    "tests/test_core.py": '''
+        import srcpkg
+        from srcpkg.core import scale
+
+
+        def test_installed_copy():
+            assert "site-packages" in srcpkg.__file__  # the tests import the installed wheel, not src/
+            assert scale([1, 2], 3) == [3, 6]
+            assert scale([], 5) == []
+        ''',
+}
+
+
+def test_src_layout_tests_importing_the_installed_copy_with_a_pytest_plugin(tmp_path, sandbox):
+    proj = _write(tmp_path / "srcpkg", SRC_PKG)
+    problems, rejects = _collect([proj], tmp_path / "out", sandbox, install_timeout=300.0)
+    report = json.loads((tmp_path / "out" / "projects.json").read_text())[0]
+    assert report["module_status"] == {"passed": 1}, report
+    assert set(problems) == {"ci/srcpkg.core.scale"}
+    assert not [i for i in list(problems) + list(rejects) if "pytest" in i or "cov" in i]  # the plugin is not traced
+    assert "candidate([1, 2], 3)" in problems["ci/srcpkg.core.scale"].test
+
+
+def test_the_projects_distribution_is_found_by_its_url_not_the_first_local_one(tmp_path):
+    wheel = tmp_path / "mypkg-1.0-py3-none-any.whl"
+    report = {"install": [
+        {"requested": True, "download_info": {"url": "file:///opt/pypi/pytest_cov-6.0-py3-none-any.whl"},
+         "metadata": {"name": "pytest-cov"}},
+        {"requested": True, "download_info": {"url": wheel.as_uri()}, "metadata": {"name": "mypkg"}},
+    ]}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    assert _requested_dist(tmp_path / "report.json", str(wheel)) == "mypkg"
+
+
+VALUES_PKG = {
+    "vlib/__init__.py": "",
+    "vlib/core.py": '''
+        import datetime
+        from decimal import Decimal
+
+
+        def add_days(day, n):
+            """The date n days after `day`."""
+            return day + datetime.timedelta(days=n)
+
+
+        def total(prices):
+            """The sum of Decimal prices, rounded to cents."""
+            return sum(prices, Decimal("0")).quantize(Decimal("0.01"))
+
+
+        def common(a, b):
+            """Items in both sets."""
+            return a & b
+
+
+        def countdown(n):
+            """n, n-1, ..., 1."""
+            while n > 0:
+                yield n
+                n -= 1
+
+
+        def parse_age(text):
+            """A non-negative age from text; ValueError otherwise."""
+            age = int(text)
+            if age < 0:
+                raise ValueError("negative age")
+            return age
+
+
+        def push_sorted(items, x):
+            """Insert x into the sorted list `items`, in place; returns the new length."""
+            items.append(x)
+            items.sort()
+            return len(items)
+        ''',
+    "tests/test_core.py": '''
+        import datetime
+        import unittest
+        from decimal import Decimal
+
+        from vlib.core import add_days, common, countdown, parse_age, push_sorted, total
+
+
+        class CoreTest(unittest.TestCase):
+            def test_values(self):
+                self.assertEqual(add_days(datetime.date(2024, 2, 28), 2), datetime.date(2024, 3, 1))
+                self.assertEqual(total([Decimal("1.10"), Decimal("2.205")]), Decimal("3.30"))
+                self.assertEqual(common({1, 2, 3}, frozenset({2, 3, 4})), {2, 3})
+                self.assertEqual(list(countdown(3)), [3, 2, 1])
+                self.assertEqual(parse_age("42"), 42)
+                with self.assertRaises(ValueError):
+                    parse_age("-1")
+                items = [1, 5]
+                self.assertEqual(push_sorted(items, 3), 3)
+                self.assertEqual(items, [1, 3, 5])
+        ''',
+}
+
+
+def test_dates_decimals_sets_generators_raises_and_mutation(tmp_path, sandbox):
+    proj = _write(tmp_path / "vlib-project", VALUES_PKG)
+    problems, rejects = _collect([proj], tmp_path / "out", sandbox, install=False)
+    assert set(problems) == {f"ci/vlib.core.{n}" for n in
+                             ("add_days", "total", "common", "countdown", "parse_age", "push_sorted")}, rejects
+    calls = {tid.rsplit(".", 1)[1]: p.calls for tid, p in problems.items()}
+    assert calls["add_days"][0]["expected"] == ["datetime.date", "datetime.date(2024, 3, 1)"]
+    assert calls["total"][0]["expected"] == ["decimal.Decimal", "Decimal('3.30')"]
+    assert calls["common"][0]["expected"] == ["set", [["int", "2"], ["int", "3"]]]
+    assert "frozenset({" in calls["common"][0]["expr"]
+    assert [c["expr"] for c in calls["countdown"]] == ["list(candidate(3))"]
+    assert [(c["expr"], c["raises"]) for c in calls["parse_age"]] == [("candidate('42')", ""),
+                                                                    ("candidate('-1')", "ValueError")]
+    assert calls["push_sorted"] == [{"expr": "(lambda items: (candidate(items, 3), items))([1, 5])",
+                                     "expected": ["tuple", [["int", "3"], ["list", [["int", "1"], ["int", "3"],
+                                                                                   ["int", "5"]]]]],
+                                     "raises": "", "compare": "exact", "origin": "original"}]
+
+    # the HumanEval test text agrees with the calls: the reference passes it, a wrong body fails it
+    from filters.sandbox.calls import judge_bodies
+
+    for p in problems.values():
+        ns: dict = {}
+        exec(compile(p.program(), p.task_id, "exec"), ns)
+    wrong = {"add_days": "    return day\n", "countdown": "    yield n\n",
+             "parse_age": "    return abs(int(text))\n", "push_sorted": "    return len(items) + 1\n",
+             "common": "    return a | b\n", "total": "    return sum(prices, Decimal('0'))\n"}
+    verdicts = judge_bodies(sandbox, [(problems[f"ci/vlib.core.{n}"], body) for n, body in wrong.items()])
+    assert [v[0].status.value for v in verdicts] == ["failed"] * len(wrong)
+
+
+def test_projects_file(tmp_path):
+    (tmp_path / "p.txt").write_text("# corpus\ninflection==0.5.1  # pinned\n\n./local/tree\npypi:idna\n")
+    assert read_projects_file(tmp_path / "p.txt") == ["pypi:inflection==0.5.1", "./local/tree", "pypi:idna"]
+
+
+def test_a_surprise_in_one_project_is_its_reject_and_the_others_finish(tmp_path, sandbox, monkeypatch):
+    from curation.ci import project
+
+    good = _write(tmp_path / "good", VALUES_PKG)
+    bad = _write(tmp_path / "bad", {"x.py": "def f(a):\n    return a\n"})
+    real = project.project_target
+
+    def explode(proj, work, config):
+        if proj.src.name == "src" and (proj.src / "x.py").exists():
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+        return real(proj, work, config)
+
+    monkeypatch.setattr(project, "project_target", explode)
+    problems, rejects = _collect([good, bad], tmp_path / "out", sandbox, install=False, project_workers=2)
+    assert rejects[f"ci/project:{bad}"].reason == "trace_error"
+    assert any(isinstance(p, Problem) and p.task_id.startswith("ci/vlib.") for p in problems.values())
