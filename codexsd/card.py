@@ -136,6 +136,12 @@ def write_card(
             all_reasons[f"{st['stage']}: {reason}"] += n
             reason_rows.append([st["stage"], reason, n])
     plots = write_plots(out_dir, df, all_reasons)
+    adequacy = next((st["adequacy"] for st in pipeline_stats if st.get("adequacy")), None)
+    if adequacy:  # mutation scores before/after strengthening, per source (filters/adequacy)
+        from filters.adequacy.report import plot_scores
+
+        if plot_scores(adequacy, out_dir / PLOTS_DIR / "adequacy.png"):
+            plots.append(f"{PLOTS_DIR}/adequacy.png")
 
     per_source = []
     for (source, split), n in sorted(Counter(zip(df["source"], df["split"])).items()):

@@ -409,6 +409,16 @@ class AdequacyShard(SandboxShard):
         yield from bad
 
 
+@dataclass
+class AdequacyStats(StageStats):
+    """The stage's counts plus its per-source summary (report.summarise), which the dataset card plots."""
+
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "adequacy": self.summary}
+
+
 def adequacy_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: AdequacyConfig | None = None,
                    sandbox: Sandbox | None = None, progress: bool = True, executor=None) -> StageStats:
     """Run the stage over every shard of `in_dir` into `out_dir`. stats.json gains an `adequacy`
@@ -428,7 +438,8 @@ def adequacy_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: A
     stats = run_stage(STAGE, out_dir, shards, fn, params=cfg.params(), progress=progress, executor=executor)
     wall = time.perf_counter() - started
     summary = summarise(out_dir)
-    write_stats(Path(out_dir), {**stats.to_dict(), "adequacy": summary})
+    stats = AdequacyStats(**dataclasses.asdict(stats), summary=summary)
+    write_stats(Path(out_dir), stats.to_dict())
     computed = stats.items_in if not stats.shards_skipped else None
     report = {"summary": summary, "wall_seconds": round(wall, 2), "tasks_computed_this_run": computed,
               "seconds_per_task": round(wall / computed, 4) if computed else None}
