@@ -29,7 +29,8 @@ from codexsd.config import ConfigError
 from codexsd.models.base import PAPER_STOP, Sampler, SamplingParams, derive_seed
 from codexsd.record import Problem, Reject
 from codexsd.stage import StageStats, fingerprint, read_shards, run_stage
-from filters.sandbox.base import DEFAULT_TIMEOUT_S, Program, Sandbox
+from filters.sandbox.base import DEFAULT_TIMEOUT_S, Sandbox
+from filters.sandbox.calls import judge_bodies
 
 log = logging.getLogger(__name__)
 
@@ -183,9 +184,8 @@ class SolvabilityFilter:
                     self._draw_round(to_draw, slog)
                     pending = to_draw
                 jobs = [(s, i) for s in pending for i in range(len(s.passed), len(s.completions))]
-                programs = [Program(s.problem.program(s.completions[i]), timeout=cfg.timeout, id=f"{s.problem.task_id}#{i}")
-                            for s, i in jobs]
-                outcomes = self.get_sandbox().run(programs)
+                outcomes = [o for o, _ in judge_bodies(self.get_sandbox(), [(s.problem, s.completions[i]) for s, i in jobs],
+                                                       cfg.timeout)]
                 rows = []
                 for (s, i), o in zip(jobs, outcomes):
                     s.passed.append(o.passed)
@@ -224,9 +224,8 @@ class SolvabilityFilter:
         todo = [(s, r) for s in states if s.first_pass is not None for r in range(len(s.reverified), runs)]
         if not todo:
             return
-        programs = [Program(s.problem.program(s.completions[s.first_pass]), timeout=self.cfg.timeout,
-                            id=f"{s.problem.task_id}#reverify{r}") for s, r in todo]
-        outcomes = self.get_sandbox().run(programs)
+        outcomes = [o for o, _ in judge_bodies(self.get_sandbox(), [(s.problem, s.completions[s.first_pass]) for s, _ in todo],
+                                               self.cfg.timeout)]
         rows = []
         for (s, r), o in zip(todo, outcomes):
             s.reverified.append(o.passed)

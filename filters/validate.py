@@ -14,7 +14,8 @@ from typing import Iterable, Iterator
 
 from codexsd.record import Problem, Reject
 from filters.base import SandboxShard
-from filters.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Outcome, Program, Sandbox, Status
+from filters.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Outcome, Sandbox, Status
+from filters.sandbox.calls import judge_bodies
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,8 @@ def validate_problems(problems: list[Problem], sandbox: Sandbox, runs: int = DEF
     """Judge every problem from R sandboxed runs of its reference; one result per problem, in order."""
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
-    programs = [Program(p.program(), timeout=timeout, memory_mb=memory_mb, id=f"{p.task_id}#{r}")
-                for p in problems for r in range(runs)]
-    outcomes = sandbox.run(programs, progress=progress)
+    items = [(p, p.canonical_solution) for p in problems for _ in range(runs)]
+    outcomes = [o for o, _ in judge_bodies(sandbox, items, timeout, memory_mb, progress=progress)]
     for i, problem in enumerate(problems):
         yield judge(problem, outcomes[i * runs:(i + 1) * runs])
 

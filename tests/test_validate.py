@@ -23,7 +23,7 @@ PROBLEMS = [
     problem("t/wrong", "    return x + 1\n"),
     problem("t/raises", "    raise RuntimeError('no')\n"),
     problem("t/loops", "    while True:\n        pass\n"),
-    problem("t/crash", "    import ctypes\n    return ctypes.string_at(0)\n"),
+    problem("t/crash", "    import faulthandler\n    return faulthandler._sigsegv()\n"),
     problem("t/exits", "    import sys\n    sys.exit(0)\n"),
 ]
 

