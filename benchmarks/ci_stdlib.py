@@ -44,15 +44,20 @@ def main() -> int:
     ap.add_argument("--out", required=True, help="output directory (reused: delete it for a cold run)")
     ap.add_argument("--max-modules", type=int, default=CIConfig.max_modules)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--modules", default="", help="comma-separated stdlib test modules instead of a seeded choice "
+                                                  "(the default build's: configs/default.yaml ci.test_modules)")
+    ap.add_argument("--require-docstring", action="store_true", help="as the default build does")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--per-module-timeout", type=float, default=CIConfig.per_module_timeout)
     ap.add_argument("--sandbox", default="local")
     ap.add_argument("--no-baseline", action="store_true", help="skip the untraced baseline run")
     args = ap.parse_args()
 
-    config = CIConfig(max_modules=args.max_modules, seed=args.seed, workers=args.workers,
-                      per_module_timeout=args.per_module_timeout, sandbox=args.sandbox)
-    modules = choose_test_modules(config.max_modules, config.seed)
+    names = [m.strip() for m in args.modules.split(",") if m.strip()]
+    config = CIConfig(max_modules=args.max_modules, seed=args.seed, workers=args.workers, test_modules=names,
+                      per_module_timeout=args.per_module_timeout, sandbox=args.sandbox,
+                      require_docstring=args.require_docstring)
+    modules = choose_test_modules(config.max_modules, config.seed, names or None)
     t0 = time.monotonic()
     stats = collect_ci([], args.out, config)
     collect_s = time.monotonic() - t0
@@ -68,6 +73,12 @@ def main() -> int:
     print(f"calls dropped: {report.get('call_drops')}")
     print(f"functions in {stats.items_in} = validated tasks {stats.kept} + rejected {stats.rejected}")
     print(f"validated tasks: {stats.kept} from {len(task_modules)} stdlib modules")
+    kinds = {"raises": sum(1 for p in problems for c in p.calls if c.get("raises")),
+             "generator": sum(1 for p in problems for c in p.calls if c["expr"].startswith("list(candidate(")),
+             "mutation": sum(1 for p in problems for c in p.calls if c["expr"].startswith("(lambda") and ": (candidate(" in c["expr"]),
+             "all": sum(len(p.calls) for p in problems)}
+    print(f"calls asserted: {kinds['all']} (expected exceptions {kinds['raises']}, generators {kinds['generator']}, "
+          f"mutated arguments {kinds['mutation']})")
     print("rejects per reason:")
     for reason, n in sorted(stats.reasons.items(), key=lambda kv: -kv[1]):
         print(f"  {reason:24s} {n}")

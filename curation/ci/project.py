@@ -198,8 +198,8 @@ def _tox_section(src: Path) -> tuple[list[str], list[str]]:
     if not parser.has_section("testenv"):
         return [], []
     lines = lambda key: _logical_lines(parser.get("testenv", key, fallback=""))  # noqa: E731
-    commands = [re.sub(r"^[\w,\-]+:\s*", "", c) if re.match(r"^[\w,\-]+:\s", c) else c for c in lines("commands")]
-    return commands, lines("deps")
+    unfactor = lambda c: re.sub(r"^[\w,\-!{}]+:\s*", "", c) if re.match(r"^[\w,\-!{}]+:\s", c) else c  # noqa: E731
+    return [unfactor(c) for c in lines("commands")], [unfactor(d) for d in lines("deps")]
 
 
 def _logical_lines(text: str) -> list[str]:
@@ -434,7 +434,9 @@ def install(project: Project, work: Path, timeout: float, with_pytest: bool = Tr
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], 120)
     python = str(venv / "bin" / "python")
     _, tox_deps = _tox_section(project.src)
-    deps = [d for d in tox_deps + _dependency_groups(project.src) if not d.startswith(("-", ".")) and "{" not in d]
+    own = _canonical(project.origin.get("project", ""))
+    deps = [d for d in tox_deps + _dependency_groups(project.src) if not d.startswith(("-", ".")) and "{" not in d
+            and _canonical(re.split(r"[\s\[<>=!~;@]", d, maxsplit=1)[0]) != own]  # not the project itself from PyPI
     reqs = [f for f in TEST_REQUIREMENT_FILES if (project.src / f).is_file()]
     for dep in tox_deps:  # `-r{toxinidir}/requirements-test.txt`
         if dep.startswith("-r"):
@@ -461,6 +463,10 @@ def install(project: Project, work: Path, timeout: float, with_pytest: bool = Tr
     if dist:
         project.origin.setdefault("distribution", dist)
     return python, files + tree, packages
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _dependency_groups(src: Path) -> list[str]:
