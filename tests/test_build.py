@@ -24,7 +24,7 @@ from codexsd.record import iter_jsonl, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 MBPP_TRAIN_IDS = range(601, 611)  # MBPP's own train split: decontamination keeps it
-STAGES = ("raw", "validated", "clean", "solvable")
+STAGES = ("raw", "validated", "adequate", "clean", "solvable")
 
 
 class ReplaySampler(Sampler):
@@ -133,8 +133,7 @@ def test_every_stage_accounts_for_every_item(uninterrupted):
         assert st["splits"]["train"] > 0 and st["splits"]["validation"] > 0
     assert 0 < stats["solvable"]["kept"] < stats["clean"]["kept"]  # the replay sampler fails a third on purpose
     summary = json.loads((uninterrupted / "summary.json").read_text())
-    assert [r["stage"] for r in summary["stages"]][:4] == ["collect", stats["validated"]["stage"],
-                                                           stats["clean"]["stage"], stats["solvable"]["stage"]]
+    assert [r["stage"] for r in summary["stages"]][:5] == ["collect", *(stats[s]["stage"] for s in STAGES[1:])]
 
 
 @pytest.mark.slow
