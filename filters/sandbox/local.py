@@ -2,6 +2,9 @@
 
 Weaker than `docker`: the programs see the host's filesystem (as an unprivileged user when
 codexsd runs as root), and without `unshare` they also share its network and process table.
+Each worker runs in its own cgroup with a total memory and process budget (filters/sandbox/
+cgroups.py); where the host gives no cgroup, the backend refuses to start unless the user
+accepts running without one (`--unsafe-local`, or CODEXSD_UNSAFE_LOCAL=1).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import sys
 import sysconfig
 import tempfile
 
-from filters.sandbox import settings
+from filters.sandbox import cgroups, settings
+from filters.sandbox.base import DEFAULT_MEMORY_MB
 from filters.sandbox.pool import WORKER_SOURCE, PoolSandbox, SandboxUnavailable, WorkerHandle, handshake
 
 log = logging.getLogger(__name__)
@@ -67,8 +71,8 @@ def _world_readable(path: str) -> bool:
 
 
 class _LocalHandle(WorkerHandle):
-    def __init__(self, proc: subprocess.Popen, sock: socket.socket, scratch: str):
-        self.proc, self.sock, self.scratch = proc, sock, scratch
+    def __init__(self, proc: subprocess.Popen, sock: socket.socket, scratch: str, group=None):
+        self.proc, self.sock, self.scratch, self.group = proc, sock, scratch, group
         self.info: dict = {}
 
     def destroy(self) -> None:
@@ -78,6 +82,8 @@ class _LocalHandle(WorkerHandle):
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=30)
+            if self.group is not None:
+                self.group.remove()
             shutil.rmtree(self.scratch, ignore_errors=True)
 
     def describe_death(self) -> str:
@@ -90,8 +96,18 @@ class LocalSandbox(PoolSandbox):
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, drop_privileges: bool | None = None):
+    def __init__(self, workers: int | None = None, drop_privileges: bool | None = None, unsafe: bool | None = None):
         super().__init__(workers)
+        self.unsafe = unsafe if unsafe is not None else os.environ.get(settings.UNSAFE_LOCAL_ENV, "") == "1"
+        self.total_memory_mb = settings.TOTAL_MEMORY_MB or int(DEFAULT_MEMORY_MB) + 256
+        self.limited = cgroups.available()
+        if not self.limited and not self.unsafe:
+            raise SandboxUnavailable(
+                "the local sandbox cannot cap a program's total memory and processes on this host (no writable cgroup "
+                "v2 or v1 memory+pids); use --sandbox docker, or run without a cap with --unsafe-local "
+                f"({settings.UNSAFE_LOCAL_ENV}=1)")
+        if not self.limited:
+            log.warning("local sandbox without a cgroup (--unsafe-local): no total memory or process budget per program")
         self.isolation, self.prefix = namespace_prefix()
         # As root, programs run as an unprivileged uid (needs no user namespace).
         self.drop_uid = settings.UNPRIVILEGED_UID if (drop_privileges if drop_privileges is not None else os.geteuid() == 0) else None
@@ -125,15 +141,23 @@ class LocalSandbox(PoolSandbox):
         if self.mount_namespace:
             cmd += ["--private-tmp-mb", str(settings.TMPFS_MB)]
         errlog = tempfile.TemporaryFile()
+        group = cgroups.create(self.total_memory_mb, settings.PIDS_LIMIT) if self.limited else None
+        if self.limited and group is None:
+            parent.close()
+            child.close()
+            raise SandboxUnavailable("cannot create the local worker's cgroup")
         try:
             proc = subprocess.Popen(cmd, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, env=_WORKER_ENV,
-                                    stdout=subprocess.DEVNULL, stderr=errlog, start_new_session=True)
-        except OSError as exc:
+                                    stdout=subprocess.DEVNULL, stderr=errlog, start_new_session=True,
+                                    preexec_fn=group.enter if group is not None else None)
+        except (OSError, subprocess.SubprocessError) as exc:
             parent.close()
+            if group is not None:
+                group.remove()
             raise SandboxUnavailable(f"cannot start the local worker: {exc}") from exc
         finally:
             child.close()
-        handle = _LocalHandle(proc, parent, scratch)
+        handle = _LocalHandle(proc, parent, scratch, group)
         try:
             handle.info = handshake(parent, settings.START_TIMEOUT_S)
         except (OSError, SandboxUnavailable) as exc:

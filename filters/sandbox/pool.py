@@ -150,7 +150,15 @@ class PoolSandbox(Sandbox):
         return results  # type: ignore[return-value]
 
     def _slot_loop(self, slot: int, programs: list[Program], todo: queue.Queue, done: queue.Queue) -> None:
+        try:
+            self._slot_loop_inner(slot, programs, todo, done)
+        except (IndexError, OSError, ValueError) as exc:  # the pool closed under this thread (Ctrl-C): nothing to report
+            log.debug("%s sandbox: slot %d stopped: %r", self.name, slot, exc)
+
+    def _slot_loop_inner(self, slot: int, programs: list[Program], todo: queue.Queue, done: queue.Queue) -> None:
         while True:
+            if slot >= len(self._handles):
+                return
             handle = self._handles[slot]
             if handle is None:
                 handle = self._replace(slot)
@@ -168,6 +176,8 @@ class PoolSandbox(Sandbox):
 
     def _replace(self, slot: int) -> WorkerHandle | None:
         for attempt in range(3):
+            if self._closed:
+                return None
             try:
                 handle = self.start_worker()
             except BaseException as exc:

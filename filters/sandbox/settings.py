@@ -20,3 +20,7 @@ OPEN_FILES = int(env_number("CODEXSD_SANDBOX_NOFILE", 256))  # RLIMIT_NOFILE per
 UNPRIVILEGED_UID = int(env_number("CODEXSD_SANDBOX_UID", 65534))  # "nobody" on Debian
 GRACE_S = env_number("CODEXSD_SANDBOX_GRACE_S", 5.0)  # host waits timeout + grace before killing a worker
 START_TIMEOUT_S = env_number("CODEXSD_SANDBOX_START_S", 60.0)  # a worker must say "ready" by then
+# The local backend's total budget per worker (the worker and everything a program starts), in a cgroup;
+# 0: the per-program memory limit plus 256 MB, as the docker backend sizes a container.
+TOTAL_MEMORY_MB = int(env_number("CODEXSD_SANDBOX_TOTAL_MEMORY_MB", 0))
+UNSAFE_LOCAL_ENV = "CODEXSD_UNSAFE_LOCAL"  # "1": run the local backend without a cgroup budget (--unsafe-local)
