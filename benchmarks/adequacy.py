@@ -82,6 +82,35 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def solvability_original_vs_strengthened(build: Path, sandbox) -> dict:
+    """The build's solvability samples judged twice: by the tasks' original asserts only, and by
+    the strengthened tests (original + added), on the tasks that gained asserts."""
+    import dataclasses
+
+    from codexsd.record import iter_jsonl
+    from codexsd.stage import read_artifact
+    from filters.sandbox.calls import judge_bodies, parse_calls, render_check
+
+    tasks = {p.task_id: p for p in read_artifact(build / "clean")}
+    strengthened = {tid: p for tid, p in tasks.items() if any(c.get("origin") == "added" for c in p.calls)}
+    samples = [r for path in sorted((build / "solvable" / "samples").glob("*/shard-*.jsonl")) for r in iter_jsonl(path)
+               if r.get("kind") == "sample" and r["task_id"] in strengthened]
+    items_orig, items_full = [], []
+    for r in samples:
+        full = strengthened[r["task_id"]]
+        calls = [c for c in parse_calls(full.calls) if c.origin == "original"]
+        orig = dataclasses.replace(full, calls=[c.to_dict() for c in calls], test=render_check(calls))
+        items_orig.append((orig, r["completion"]))
+        items_full.append((full, r["completion"]))
+    res_o = judge_bodies(sandbox, items_orig) if items_orig else []
+    res_f = judge_bodies(sandbox, items_full) if items_full else []
+    solved_o = {r["task_id"] for r, (o, _) in zip(samples, res_o) if o.passed}
+    solved_f = {r["task_id"] for r, (o, _) in zip(samples, res_f) if o.passed}
+    return {"tasks_in_clean": len(tasks), "tasks_strengthened": len(strengthened), "samples": len(samples),
+            "samples_pass_original": sum(o.passed for o, _ in res_o), "samples_pass_strengthened": sum(o.passed for o, _ in res_f),
+            "tasks_solved_original": len(solved_o), "tasks_solved_strengthened": len(solved_f)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
@@ -93,6 +122,8 @@ def main() -> int:
     ap.add_argument("--sandbox", default="auto")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--build", help="a finished `codexsd build` folder: its solvability samples judged by the "
+                                    "original and by the strengthened tests")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s: %(message)s")
     out = Path(args.out)
@@ -137,15 +168,18 @@ def main() -> int:
                 n = s["tasks"]
                 computed = report.get("tasks_computed_this_run")
                 rows.append(row(f"{name} ({source})", s, report["wall_seconds"] if computed else None, n if computed else None))
+        solv = solvability_original_vs_strengthened(Path(args.build), sandbox) if args.build else None
     finally:
         sandbox.close()
     print(markdown(rows))
+    if solv:
+        print(f"\nsolvability samples of {args.build}, original vs strengthened tests: {solv}")
     for r in rows:
         print(f"\n{r['source']}: stand-in pass rates {r['standin_pass_rate']}; score quartiles before "
               f"{r['score_before']} after {r['score_after']}\n  histogram before {r['hist_before']}\n  "
               f"histogram after  {r['hist_after']}\n  inputs {r['inputs']}\n  survivors by kind {r['survivors_by_kind']}")
     print(f"\nwall seconds: {timings}")
-    (out / "adequacy_summary.json").write_text(json.dumps({"rows": rows, "timings": timings}, indent=1) + "\n")
+    (out / "adequacy_summary.json").write_text(json.dumps({"rows": rows, "timings": timings, "solvability": solv}, indent=1) + "\n")
     plot_scores(summary, out / "adequacy_scores.png")
     return 0
 

@@ -78,8 +78,9 @@ def _literal_sites(tree: ast.AST) -> list[ast.expr]:
     return sites
 
 
-def _chars(s: str) -> str:
-    return "".join(sorted(set(s))) or "ab"
+def _chars(s: str, pool: dict[type, list[Any]]) -> str:
+    """Characters to insert: the string's own and those of the task's other strings."""
+    return "".join(sorted(set(s).union(*pool.get(str, ())))) or "ab"
 
 
 def mutate_value(value: Any, rng: random.Random, pool: dict[type, list[Any]], depth: int = 0) -> Any:
@@ -97,7 +98,7 @@ def mutate_value(value: Any, rng: random.Random, pool: dict[type, list[Any]], de
     if t is str:
         pos = rng.randrange(len(value) + 1)
         op = rng.choice(("insert", "delete", "replace")) if value else "insert"
-        ch = rng.choice(_chars(value + "az"))
+        ch = rng.choice(_chars(value + "az", pool))
         if op == "insert":
             return value[:pos] + ch + value[pos:]
         pos = min(pos, len(value) - 1)
@@ -207,12 +208,15 @@ def new_inputs(calls: Sequence[Call], n: int, seed: int) -> list[str]:
             if new == old and type(new) is type(old):
                 continue
             node = ast.parse(repr(new), mode="eval").body
-            expr = ast.unparse(_Replace(site, node).visit(_copy(tree, site)))
+            new_tree = _Replace(site, node).visit(_copy(tree, site))
+            expr = ast.unparse(new_tree)
         except (ValueError, TypeError, SyntaxError, RecursionError):
             continue
         if expr not in seen and len(expr) <= 4 * MAX_LITERAL_CHARS:
             seen.add(expr)
             out.append(expr)
+            # as in EvalPlus, new inputs are seeds too: later ones may be several changes away
+            sites += [(new_tree, s) for s in _literal_sites(new_tree) if len(ast.unparse(s)) <= MAX_LITERAL_CHARS]
     return out
 
 
