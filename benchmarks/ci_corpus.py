@@ -5,8 +5,8 @@ a project that fails is a reject with its reason) unless `--report-only`, then p
 row per project: test modules run (passed+failed / all), functions traced, functions with
 kept calls, validated tasks, the main reasons functions were rejected, seconds; and totals.
 
-    nice -n 10 python benchmarks/ci_corpus.py --out /tmp/ci-corpus --project-workers 3
-    python benchmarks/ci_corpus.py --out /tmp/ci-corpus --report-only     # the table of a finished run
+    nice -n 10 python benchmarks/ci_corpus.py --out /tmp/ci-corpus/out --project-workers 4
+    python benchmarks/ci_corpus.py --out /tmp/ci-corpus/out --report-only     # the table of a finished run
 """
 
 from __future__ import annotations
@@ -90,8 +90,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output directory (reused: finished projects are cached)")
     ap.add_argument("--projects-file", default=str(ROOT / "configs" / "ci_projects.txt"))
-    ap.add_argument("--project-workers", type=int, default=3)
+    ap.add_argument("--project-workers", type=int, default=4)
     ap.add_argument("--workers", type=int, default=1, help="test modules of one project traced at once")
+    ap.add_argument("--files-per-job", type=int, default=4, help="pytest test files per traced process")
     ap.add_argument("--project-timeout", type=float, default=240.0)
     ap.add_argument("--per-module-timeout", type=float, default=60.0)
     ap.add_argument("--install-timeout", type=float, default=300.0)
@@ -101,7 +102,7 @@ def main() -> int:
     out = Path(args.out)
     wall = None
     if not args.report_only:
-        config = CIConfig(project_workers=args.project_workers, workers=args.workers,
+        config = CIConfig(project_workers=args.project_workers, workers=args.workers, files_per_job=args.files_per_job,
                           project_timeout=args.project_timeout, per_module_timeout=args.per_module_timeout,
                           install_timeout=args.install_timeout, sandbox=args.sandbox)
         t0 = time.monotonic()

@@ -16,7 +16,8 @@ class CIConfig:
 
     max_modules: int = 60  # stdlib test modules traced (seeded choice); 0 = every fast module
     test_modules: list[str] = field(default_factory=list)  # stdlib test modules to run instead of a seeded choice
-    per_module_timeout: float = 60.0  # seconds one test module may run under the tracer
+    per_module_timeout: float = 60.0  # seconds one test module (one job) may run under the tracer
+    files_per_job: int = 1  # pytest test files run by one traced process (more: fewer start-ups, one budget)
     project_timeout: float = 900.0  # seconds one project's whole test run may take
     install_timeout: float = 600.0  # seconds to fetch and install one project and its test dependencies
     max_calls_per_function: int = 10  # distinct calls kept per function (tests asserted per task)
@@ -38,7 +39,7 @@ class CIConfig:
                      "validation_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("max_calls_per_function", "min_calls_per_function", "max_value_chars", "workers",
+        for name in ("max_calls_per_function", "min_calls_per_function", "max_value_chars", "workers", "files_per_job",
                      "project_workers", "shard_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -359,8 +359,9 @@ def _python_files(src: Path) -> list[Path]:
     return out
 
 
-def split_jobs(src: Path, argv: list[str]) -> list[TraceJob]:
-    """One job per test file (so each has its own time budget) for pytest and unittest discovery."""
+def split_jobs(src: Path, argv: list[str], files_per_job: int = 1) -> list[TraceJob]:
+    """One job per test file (so each has its own time budget) for pytest and unittest discovery; pytest
+    jobs take `files_per_job` files each (fewer interpreter and pytest start-ups on large suites)."""
     if argv[:2] == ["-m", "unittest"]:
         return _split_unittest(src, argv)
     if argv[:2] != ["-m", "pytest"]:
@@ -375,7 +376,8 @@ def split_jobs(src: Path, argv: list[str]) -> list[TraceJob]:
     base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", *opts]
     if not files:
         return [TraceJob(" ".join(argv), tuple(base + paths), whole_suite=True)]
-    return [TraceJob(f, tuple(base + [f])) for f in files]
+    groups = [files[i:i + files_per_job] for i in range(0, len(files), max(1, files_per_job))]
+    return [TraceJob(" ".join(g), tuple(base + g)) for g in groups]
 
 
 def _is_pytest_file(name: str) -> bool:
@@ -540,7 +542,7 @@ def project_target(project: Project, work: Path, config) -> TraceTarget:
     """Install (unless `config.install` is off: then this interpreter runs the tests from the tree) and plan jobs."""
     argv, where = find_test_command(project.src, config.test_command)
     project.origin["test_command"] = f"python {' '.join(argv)}  ({where})"
-    jobs = split_jobs(project.src, argv)
+    jobs = split_jobs(project.src, argv, config.files_per_job)
     if not config.install:
         files = source_files(project)
         return TraceTarget(python=sys.executable, cwd=str(project.src), jobs=jobs, files=files,
