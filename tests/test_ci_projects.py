@@ -66,6 +66,20 @@ def test_tox_with_backslashes_and_posargs_falls_back_instead_of_crashing(tmp_pat
     assert find_test_command(tmp_path) == (["-m", "pytest"], "default (pytest)")  # logged, then the default
 
 
+@pytest.mark.parametrize("files, found", [
+    ({"pyproject.toml": '[tool.tox.env_run_base]\ncommands = [["pytest", "{posargs}", "tests"]]\n'},
+     (["-m", "pytest", "tests"], "tox (toml)")),
+    ({"noxfile.py": "import nox\n\n@nox.session\ndef tests(session):\n    session.run('pytest', '-x', 'tests')\n"},
+     (["-m", "pytest", "-x", "tests"], "noxfile.py")),
+    ({"Makefile": "test:\n\t$(PYTHON) -m unittest discover -s tests $(ARGS)\n"},
+     (["-m", "unittest", "discover", "-s", "tests"], "Makefile")),
+    ({"noxfile.py": "def broken(:\n"}, (["-m", "pytest"], "default (pytest)")),
+])
+def test_test_command_from_nox_makefile_and_tox_toml(tmp_path, files, found):
+    _write(tmp_path, {"tests/test_x.py": "", **files})
+    assert find_test_command(tmp_path) == found
+
+
 UNITTEST_PKG = {
     "ulib/__init__.py": "",
     "ulib/core.py": '''

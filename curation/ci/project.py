@@ -220,6 +220,25 @@ def _logical_lines(text: str) -> list[str]:
     return out
 
 
+def _tox_toml_commands(src: Path) -> list[str]:
+    """tox 4's native TOML: `[tool.tox.env_run_base] commands = [["pytest", ...]]` (or tox.toml's env_run_base)."""
+    import tomllib
+
+    out = []
+    for path, prefix in ((src / "tox.toml", ()), (src / "pyproject.toml", ("tool", "tox"))):
+        try:
+            data = tomllib.loads(_read(path)) if path.is_file() else {}
+        except (tomllib.TOMLDecodeError, ValueError):
+            continue
+        for key in prefix:
+            data = data.get(key, {}) if isinstance(data, dict) else {}
+        base = data.get("env_run_base", {}) if isinstance(data, dict) else {}
+        for command in base.get("commands", []) if isinstance(base, dict) else []:
+            if isinstance(command, list) and all(isinstance(t, str) for t in command):
+                out.append(shlex.join(command))
+    return out
+
+
 def _nox_commands(src: Path) -> list[str]:
     """`session.run("pytest", ...)` calls of noxfile.py whose arguments are all string literals."""
     import ast
@@ -244,6 +263,7 @@ def _makefile_commands(src: Path) -> list[str]:
         if path.is_file():
             lines = [ln.strip().lstrip("@-").strip() for ln in path.read_text(errors="replace").splitlines()
                      if ln.startswith("\t")]
+            lines = [re.sub(r"\$[({]\w*PYTHON\w*[)}]", "python", ln, flags=re.I) for ln in lines]
             return [re.sub(r"\$[({][^)}]*[)}]", "", ln) for ln in lines if re.search(r"pytest|unittest", ln)]
     return []
 
@@ -324,7 +344,8 @@ def find_test_command(src: Path, override: str = "") -> tuple[list[str], str]:
     except Exception as exc:  # noqa: BLE001 - an unreadable config is a fallback, never a crash
         log.warning("%s: tox configuration unreadable (%s): falling back", src, exc)
         tox_commands = []
-    sources = (("tox", lambda: tox_commands), ("noxfile.py", lambda: _nox_commands(src)),
+    sources = (("tox", lambda: tox_commands), ("tox (toml)", lambda: _tox_toml_commands(src)),
+               ("noxfile.py", lambda: _nox_commands(src)),
                ("Makefile", lambda: _makefile_commands(src)), (".travis.yml", lambda: _travis_commands(src)))
     for source, commands in sources:
         try:
