@@ -113,7 +113,21 @@ def plan_record(record: dict) -> dict:
     planned, drops = [], dict(record["drops"])
     for args_key, outcome in record["calls"]:
         try:
-            planned.append(plan_call(record["params"], args_key, outcome))
+            call = plan_call(record["params"], args_key, outcome)
         except (NotExpressible, ValueError, KeyError, IndexError, TypeError):
             drops["not_expressible"] = drops.get("not_expressible", 0) + 1
+            continue
+        if not utf8(call):  # a lone surrogate (a str made with surrogateescape) cannot be written as UTF-8
+            drops["not_utf8"] = drops.get("not_utf8", 0) + 1
+            continue
+        planned.append(call)
     return {**record, "calls": planned, "drops": drops}
+
+
+def utf8(obj) -> bool:
+    """Whether `obj` serialises to valid UTF-8 JSON (no lone surrogates in its strings)."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError):
+        return False
+    return True

@@ -134,6 +134,10 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
                   "call_drops": item["drops"], "traced_by": item.get("traced_by", [])},
         calls=[c.to_dict() for c in calls],
     )
+    from curation.ci.exprs import utf8
+
+    if not utf8(problem.to_dict()):
+        return Reject(task_id, STAGE, "not_utf8", "the task's text holds a lone surrogate")
     try:
         ast.parse(problem.program())
     except SyntaxError as exc:
