@@ -74,3 +74,12 @@ def test_relative_imports_become_absolute():
     assert absolute_imports(context, "re._compiler", False) == (
         "from re import _parser\nfrom re._constants import *\nfrom .. import top\nimport os\n")
     assert absolute_imports("from .x import y\n", "pkg", True) == "from pkg.x import y\n"
+
+
+def test_a_value_that_cannot_be_written_as_utf8_is_a_drop_not_a_crash():
+    from curation.ci.exprs import plan_record
+
+    record = {"params": [["s", "pos"]], "drops": {},
+              "calls": [[_key(["a"]), {"value": ["str", "\udce9"]}], [_key(["b"]), {"value": ["str", "ok"]}]]}
+    planned = plan_record(record)
+    assert planned["drops"] == {"not_utf8": 1} and [c["expr"] for c in planned["calls"]] == ["candidate('b')"]
