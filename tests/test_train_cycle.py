@@ -76,7 +76,7 @@ def test_s_interrupted_and_resumed_matches_an_uninterrupted_run(tiny, data, tmp_
     cfg = _config(train_s.SConfig, tiny, data / "standard", tmp_path / "resumed")
     with pytest.raises(KeyboardInterrupt):
         train_s.train(cfg, callbacks=[InterruptAt(3)])
-    assert (tmp_path / "resumed" / "checkpoint-2").is_dir()
+    assert (tmp_path / "resumed" / "checkpoints" / "checkpoint-2").is_dir()
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
     resumed = train_s.train(cfg)
     assert resumed.resumed_from.endswith("checkpoint-2")
@@ -87,6 +87,42 @@ def test_s_interrupted_and_resumed_matches_an_uninterrupted_run(tiny, data, tmp_
         torch.testing.assert_close(a[name], b[name], atol=1e-5, rtol=1e-4, msg=name)
     before = _weights(tiny)
     assert any(not torch.equal(before[n], a[n]) for n in a), "training changed no weight"
+
+
+def test_a_finished_run_is_not_repeated_unless_overwritten(tiny, data, tmp_path):
+    cfg = _config(train_s.SConfig, tiny, data / "standard", tmp_path / "run", max_steps=2)
+    first = train_s.train(cfg)
+    assert first.global_step == 2 and not first.already_done
+    model_file = tmp_path / "run" / "model.safetensors"
+    stamp = model_file.stat().st_mtime_ns
+    # the final step is always a resumable checkpoint, apart from the weights-only final model
+    assert first.checkpoint.endswith("checkpoint-2") and (tmp_path / "run" / "checkpoints" / "checkpoint-2").is_dir()
+    assert not (tmp_path / "run" / "optimizer.pt").exists()
+
+    again = train_s.train(cfg)
+    assert again.already_done and again.global_step == 2 and again.eval_loss == first.eval_loss
+    assert model_file.stat().st_mtime_ns == stamp  # nothing trained, nothing overwritten
+
+    redo = train_s.train(dataclasses.replace(cfg, overwrite=True, max_steps=3))
+    assert not redo.already_done and redo.resumed_from is None and redo.global_step == 3
+    assert model_file.stat().st_mtime_ns != stamp and redo.checkpoint.endswith("checkpoint-3")
+
+
+def test_old_checkpoints_are_pruned(tiny, data, tmp_path):
+    cfg = _config(train_s.SConfig, tiny, data / "standard", tmp_path / "run", max_steps=6, eval_every_steps=1,
+                  save_total_limit=2)
+    train_s.train(cfg)
+    kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert len(kept) <= 2 and "checkpoint-6" in kept
+
+
+def test_a_short_run_checkpoints_by_steps_by_default(tiny, data, tmp_path):
+    from codexsd.training.trainer import checkpoint_interval
+
+    cfg = _config(train_s.SConfig, tiny, data / "standard", tmp_path / "run", eval_every_steps=0)
+    assert checkpoint_interval(dataclasses.replace(cfg, max_steps=30, batch_size=8), 240) == (10, 30)
+    assert checkpoint_interval(dataclasses.replace(cfg, max_steps=-1, epochs=3, batch_size=8), 240) == (30, 90)
+    assert checkpoint_interval(dataclasses.replace(cfg, max_steps=-1, epochs=10, batch_size=8), 80) == (10, 100)
 
 
 def test_early_stopping_when_eval_loss_plateaus(tiny, data, tmp_path):
@@ -134,9 +170,61 @@ def test_train_command_reads_yaml_then_flags(tiny, data, tmp_path, capsys):
     out = tmp_path / "d"
     assert main(["train", "d", "--config", str(tmp_path / "d.yaml"), "--data", str(data / "docstring_last"),
                  "--model", str(tiny), "-o", str(out), "--max-steps", "1"]) == 0
-    assert json.loads(capsys.readouterr().out)["global_step"] == 1
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["global_step"] == 1
     config = json.loads((out / "codexsd_training.json").read_text())["config"]
     assert config["batch_size"] == 2 and config["max_steps"] == 1 and config["max_train_examples"] == 4
     assert (out / "model.safetensors").exists()
+    err = printed.err
+    assert "train: step 1/1" in err and "tok/s" in err  # the progress line
+    assert "{'loss'" not in err and "it/s]" not in err  # no printed dicts, no tqdm bars
+    assert main(["train", "d", "--config", str(tmp_path / "d.yaml"), "--data", str(data / "docstring_last"),
+                 "--model", str(tiny), "-o", str(out), "--max-steps", "1"]) == 0
+    assert "already holds a finished run" in capsys.readouterr().err
     (tmp_path / "bad.yaml").write_text("batch_sise: 2\n")
     assert main(["train", "s", "--config", str(tmp_path / "bad.yaml"), "--data", str(data / "standard")]) == 2
+
+
+def test_sigint_saves_a_checkpoint_and_the_same_command_resumes(tiny, data, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "s"
+    (tmp_path / "s.yaml").write_text("logging_steps: 1\nbatch_size: 2\nmax_train_examples: 8\nmax_eval_examples: 2\n"
+                                     "max_length: 384\nlearning_rate: 0.001\n")
+    argv = [sys.executable, "-m", "codexsd.cli", "train", "s", "--config", str(tmp_path / "s.yaml"), "--data",
+            str(data / "standard"), "--model", str(tiny), "-o", str(out), "--eval-every-steps", "100000"]
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(argv + ["--max-steps", "100000"], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("train: step "):
+                break
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = "".join(seen) + stderr
+    assert proc.returncode == 130, stderr[-2000:]
+    result = json.loads(stdout)
+    step = result["global_step"]
+    assert result["interrupted"] and 0 < step < 100000
+    assert "interrupted at step" in stderr and "Rerun the same command to resume" in stderr
+    assert (out / "checkpoints" / f"checkpoint-{step}").is_dir()
+    assert not (out / "model.safetensors").exists() and not (out / "codexsd_training.json").exists()
+
+    done = subprocess.run(argv + ["--max-steps", str(step + 2)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    resumed = json.loads(done.stdout)
+    assert resumed["resumed_from"].endswith(f"checkpoint-{step}") and resumed["global_step"] == step + 2
+    assert (out / "model.safetensors").exists()
+    assert "missing keys" not in done.stderr
