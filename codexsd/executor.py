@@ -123,17 +123,20 @@ class RayExecutor(Executor):
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
-                ref = done[0]
-                try:
-                    result = ray.get(ref)
-                except RayTaskError as exc:  # the shard function raised: its own exception, no retry
-                    cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else None
-                    raise (cause or exc.as_instanceof_cause()) from None
-                except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                        ray.exceptions.OutOfMemoryError) as exc:
-                    raise WorkerDied(f"task {refs[ref]}: its worker died more than the retry budget allows: "
-                                     f"{type(exc).__name__}") from exc
-                yield refs[ref], result
+                if pending:  # everything else already finished, in one call
+                    more, pending = ray.wait(pending, num_returns=len(pending), timeout=0)
+                    done += more
+                for ref in done:
+                    try:
+                        result = ray.get(ref)
+                    except RayTaskError as exc:  # the shard function raised: its own exception, no retry
+                        cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else None
+                        raise (cause or exc.as_instanceof_cause()) from exc  # the remote traceback stays attached
+                    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                            ray.exceptions.OutOfMemoryError) as exc:
+                        raise WorkerDied(f"task {refs[ref]}: its worker died more than the retry budget allows: "
+                                         f"{type(exc).__name__}") from exc
+                    yield refs[ref], result
         finally:
             for ref in pending:  # a failure or an abandoned generator: stop what still runs
                 ray.cancel(ref, force=True)
