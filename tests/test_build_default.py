@@ -28,7 +28,7 @@ def test_default_build_writes_both_variants_and_their_cards(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     for row in summary["stages"]:
         assert row["in"] == row["kept"] + row["rejected"], row
-    assert [r["stage"] for r in summary["stages"][:4]] == ["collect", "validate", "dedup", "solvability"]
+    assert [r["stage"] for r in summary["stages"][:5]] == ["collect", "validate", "adequacy", "dedup", "solvability"]
     for variant in ("standard", "docstring_last"):
         folder = out / variant
         rows = sum(1 for split in ("train", "validation") for _ in open(folder / f"{split}.jsonl"))
