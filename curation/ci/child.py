@@ -35,6 +35,7 @@ import threading
 _CODE_FLAGS_SKIPPED = 0x80 | 0x100 | 0x200  # coroutine, iterable coroutine, async generator
 _GENERATOR = 0x20
 _RETURN_OPS = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
+_YIELD_OPS = frozenset(dis.opmap[n] for n in ("YIELD_VALUE",) if n in dis.opmap)
 _UNSEEN = object()
 MAX_ITER_ITEMS = 100  # a generator yielding more than this is not a test value
 _TEST_MODULE_PARTS = frozenset({"test", "tests", "testing", "conftest"})
@@ -122,6 +123,8 @@ class Tracer:
         self.encode, self.dumps = values["encode"], values["_dumps"]
         self.functions: dict[object, _Function | None] = {}
         self.pending: dict[int, tuple] = {}
+        self.generators: set[int] = set()  # generator frames started and not finished (setprofile sees each resume)
+        self.resumes_look_like_calls = not hasattr(sys, "monitoring")  # sys.monitoring's PY_START: first start only
 
     # -- classification ---------------------------------------------------------------
     def classify(self, code, frame):
@@ -161,6 +164,10 @@ class Tracer:
             fn = self.functions[code] = self.classify(code, frame)
         if fn is None or fn.full:
             return False
+        if fn.generator and self.resumes_look_like_calls:
+            if id(frame) in self.generators:
+                return True  # a resumed generator: its arguments were read when it started
+            self.generators.add(id(frame))
         local = frame.f_locals
         try:
             values = [local[n] for n in fn.names]
@@ -245,9 +252,13 @@ class Tracer:
     def _profile(self, frame, event, arg):
         if event == "call":
             self.on_call(frame)
-        elif event == "return" and self.pending:
-            raised = arg is None and frame.f_code.co_code[frame.f_lasti] not in _RETURN_OPS
-            self.on_return(frame, arg, raised)
+        elif event == "return":
+            if self.generators and id(frame) in self.generators:
+                if frame.f_code.co_code[frame.f_lasti] not in _YIELD_OPS:  # finished (or closed), not suspended
+                    self.generators.discard(id(frame))
+            elif self.pending:
+                raised = arg is None and frame.f_code.co_code[frame.f_lasti] not in _RETURN_OPS
+                self.on_return(frame, arg, raised)
 
     def _start_monitoring(self) -> None:
         mon = sys.monitoring
