@@ -14,7 +14,7 @@ from codexsd.record import Problem
 from codexsd.stage import read_artifact, read_rejects
 from curation.ci import CIConfig, collect_ci
 from curation.ci.collect import read_projects_file
-from curation.ci.project import _requested_dist, find_test_command, split_jobs
+from curation.ci.project import _requested_dist, _tox_section, find_test_command, split_jobs
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:
@@ -48,7 +48,9 @@ TOX_ODD = r"""
 envlist = py3
 
 [testenv]
-deps = pytest
+deps =
+    pytest  # the runner
+    unidecode: text-unidecode
 commands =
     python -c "print('an unterminated quote)"
     python -c "print(1)"
@@ -62,6 +64,7 @@ def test_tox_with_backslashes_and_posargs_falls_back_instead_of_crashing(tmp_pat
     _write(tmp_path, {"tox.ini": TOX_ODD, "tests/test_a.py": "", "pkg/__init__.py": ""})
     argv, where = find_test_command(tmp_path)
     assert (argv, where) == (["-m", "pytest", "-q"], "tox")  # the continued line, joined; {posargs} dropped
+    assert _tox_section(tmp_path)[1] == ["pytest", "text-unidecode"]  # comments and factor prefixes dropped
     _write(tmp_path, {"tox.ini": "[testenv]\ncommands = pytest 'unterminated {posargs}\n"})
     assert find_test_command(tmp_path) == (["-m", "pytest"], "default (pytest)")  # logged, then the default
 

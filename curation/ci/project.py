@@ -207,7 +207,7 @@ def _logical_lines(text: str) -> list[str]:
     out: list[str] = []
     pending = ""
     for raw in text.splitlines():
-        line = raw.strip()
+        line = re.sub(r"\s+#.*$", "", raw).strip()  # an inline comment, as tox strips it
         if line.endswith("\\"):
             pending += line[:-1] + " "
             continue
