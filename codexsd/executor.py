@@ -200,9 +200,18 @@ def close_process_resources() -> None:
 _HOOKS_REGISTERED = False
 
 
+_INHERITED: list[Any] = []  # a forked child's copies of its parent's resources: kept, never used or closed
+
+
 def _forget_inherited() -> None:
-    """A forked child must not use (or close) its parent's sandboxes: it builds its own."""
+    """A forked child must not use (or close) its parent's sandboxes: it builds its own.
+
+    The copies stay referenced: dropping them would run their `__del__` in the child (also in
+    the short-lived child of a `subprocess` with `preexec_fn`), which closes the parent's
+    sandbox workers.
+    """
     global _HOOKS_REGISTERED
+    _INHERITED.extend(_RESOURCES.values())
     _RESOURCES.clear()
     _HOOKS_REGISTERED = False
 

@@ -87,3 +87,29 @@ def test_process_resource_is_built_once_per_process():
     a = process_resource(("test", 1), lambda: made.append(1) or _Closable())
     b = process_resource(("test", 1), lambda: made.append(1) or _Closable())
     assert a is b and made == [1]
+
+
+class _Marks:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def close(self):
+        self.path.write_text("closed")
+
+    def __del__(self):
+        self.close()
+
+
+def test_a_forked_child_never_closes_its_parents_resources(tmp_path):
+    """subprocess with preexec_fn runs the at-fork hooks in the child: the parent's sandbox must survive it."""
+    import subprocess
+    import sys
+
+    first = id(process_resource(("test", "fork"), lambda: _Marks(tmp_path / "closed")))  # held by the cache only
+    subprocess.run([sys.executable, "-c", "pass"], preexec_fn=lambda: None, check=True)
+    pid = os.fork()
+    if pid == 0:  # a plain fork that exits without running exit handlers
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert not (tmp_path / "closed").exists()
+    assert id(process_resource(("test", "fork"), lambda: None)) == first
