@@ -133,3 +133,31 @@ def test_score_docstrings_and_report_end_to_end(tiny, problems_file, tmp_path, c
     for png in ("pass_at_k.png", "ranking.png", "bleu_vs_correctness.png"):
         data = (report_dir / png).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 2000
+
+
+def test_eval_quantize_puts_a_gguf_base_through_the_same_export(problems_file, tmp_path, capsys):
+    """`--quantize q8_0` on a GGUF (as the bundled base is): dequantised, exported to Q8_0, sampled by llama.cpp."""
+    pytest.importorskip("llama_cpp")
+    gguf = pytest.importorskip("gguf")
+    from tiny_models import build_tiny_gguf
+
+    base = build_tiny_gguf(build_tiny_causal_lm(tmp_path / "hf"), tmp_path / "base.gguf")
+    common = ["--problems", str(problems_file), "--tasks", "HumanEval/0", "-n", "1", "--temperatures", "0.2", "-k", "1",
+              "--max-new-tokens", "8", "--sandbox", "local"]
+    assert main(["eval", "--model", f"gguf:{base}", "--quantize", "q8_0", *common, "-o", str(tmp_path / "q8")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    summary = json.loads((tmp_path / "q8" / "summary.json").read_text())
+    assert summary["name"] == printed["model"] == "base"
+    assert summary["precision"] == "Q8_0 GGUF exported by codexsd from base, sampled by llama.cpp"
+    exported = tmp_path / "q8" / "model-q8_0.gguf"
+    assert summary["model"] == f"gguf:{exported}" and not (tmp_path / "q8" / "model-dequantised").exists()
+    assert gguf.GGUFReader(str(exported)).fields["general.file_type"].contents() == 7  # Q8_0
+
+    assert main(["eval", "--model", f"gguf:{base}", *common, "-o", str(tmp_path / "as_is")]) == 0
+    capsys.readouterr()
+    as_is = json.loads((tmp_path / "as_is" / "summary.json").read_text())
+    assert as_is["precision"] == "F32 GGUF as shipped, sampled by llama.cpp"
+
+    assert main(["report", "--eval", str(tmp_path / "q8"), str(tmp_path / "as_is"), "-o", str(tmp_path / "report")]) == 0
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "sampled at different precisions" in text and "Sampled as: F32 GGUF as shipped" in text

@@ -49,7 +49,7 @@ def gguf_file_type(path: str | Path) -> str:
     if field is None:
         return "GGUF"
     try:
-        return gguf.LlamaFileType(int(field.contents())).name.replace("MOSTLY_", "")
+        return gguf.LlamaFileType(int(field.contents())).name.replace("MOSTLY_", "").replace("ALL_", "")
     except ValueError:
         return "GGUF"
 

@@ -6,6 +6,9 @@ into ordinary float weights, so it trains like any other checkpoint.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
 import logging
 from pathlib import Path
 
@@ -59,7 +62,8 @@ def load_for_training(spec: str):
     if gguf_file and hasattr(transformers, "GgufConfig"):
         # transformers >= 5 keeps GGUF weights packed unless told to unpack them into dense tensors
         kwargs["quantization_config"] = transformers.GgufConfig(gguf_file=gguf_file, dequantize=True)
-    model = transformers.AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, **kwargs)
+    with _quiet_gguf_bar(transformers):
+        model = transformers.AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, **kwargs)
     if gguf_file:
         _forget_gguf_origin(model)
     if tokenizer.pad_token_id is None:
@@ -67,6 +71,25 @@ def load_for_training(spec: str):
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def _quiet_gguf_bar(transformers):
+    """transformers' GGUF loader draws its own tqdm bar, deaf to disable_progress_bar(); make it listen."""
+    try:
+        module = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
+    except ImportError:
+        yield
+        return
+    original = getattr(module, "tqdm", None)
+    if original is None or transformers.utils.logging.is_progress_bar_enabled():
+        yield
+        return
+    module.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        module.tqdm = original
 
 
 def _forget_gguf_origin(model) -> None:

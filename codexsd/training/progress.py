@@ -18,6 +18,8 @@ from codexsd.imports import require
 
 log = logging.getLogger(__name__)
 
+FILE_LINE_EVERY_S = 30.0
+
 _transformers = require("transformers")
 TrainerCallback = _transformers.TrainerCallback
 
@@ -66,6 +68,7 @@ class ProgressLine(TrainerCallback):
         self.best_eval: float | None = None
         self.start_step = 0
         self._width = 0
+        self._last_line = time.monotonic()
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.start_step = state.global_step
@@ -73,7 +76,8 @@ class ProgressLine(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         self.meter.step_done()
-        if self.tty:
+        # a terminal line is redrawn every step; a log file gets a line per loss reading, or at least every 30 s
+        if self.tty or time.monotonic() - self._last_line >= FILE_LINE_EVERY_S:
             self._show(state)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
@@ -124,6 +128,7 @@ class ProgressLine(TrainerCallback):
                 self._width = 0
         else:
             self.stream.write(text + "\n")
+        self._last_line = time.monotonic()
         self.stream.flush()
 
 

@@ -264,6 +264,12 @@ def train(config: TrainConfig, model=None, tokenizer=None, callbacks=(), progres
     else:
         previous = finished_run(out)
         if previous is not None:
+            now = dataclasses.asdict(config)
+            changed = sorted(k for k, v in previous.get("config", {}).items()
+                             if k not in ("resume", "overwrite") and k in now and now[k] != v)
+            if changed:
+                log.warning("%s holds a finished run with other settings (%s); it is kept: set overwrite to train again",
+                            out, ", ".join(f"{k}: {previous['config'][k]!r} -> {now[k]!r}" for k in changed[:5]))
             fields = {f.name for f in dataclasses.fields(TrainResult)}
             stored = {k: v for k, v in previous["result"].items() if k in fields}
             stored.update(already_done=True, interrupted=False, seconds=0.0)
@@ -316,7 +322,8 @@ def _train(config: TrainConfig, out: Path, model, tokenizer, callbacks, progress
         return TrainResult(eval_loss=None, stopped_early=False, interrupted=True, **common)
     eval_loss = None
     if trainer.eval_dataset is not None:
-        eval_loss = float(trainer.evaluate()["eval_loss"])
+        # the kept model is the best by eval loss, measured during training (the last step is always evaluated)
+        eval_loss = state.best_metric if state.best_metric is not None else float(trainer.evaluate()["eval_loss"])
     stopped_early = bool(state.max_steps and state.global_step < state.max_steps)
     tokenizer = trainer.processing_class
     if config.drop_chat_template and getattr(tokenizer, "chat_template", None):
