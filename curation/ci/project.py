@@ -394,7 +394,8 @@ def split_jobs(src: Path, argv: list[str], files_per_job: int = 1) -> list[Trace
     files = sorted({str(f) for f in found if _is_pytest_file(f.name)})
     # tests.py / test.py inside a package: pytest collects them only when named on its command line
     files += sorted({str(f) for f in found if f.name in UNITTEST_NAMES and str(f) not in files})
-    base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", *opts]
+    # the ini file's addopts often need plugins that are not installed (--cov...): tracing does not need them
+    base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *opts]
     if not files:
         return [TraceJob(" ".join(argv), tuple(base + paths), whole_suite=True)]
     groups = [files[i:i + files_per_job] for i in range(0, len(files), max(1, files_per_job))]
@@ -408,6 +409,8 @@ def _is_pytest_file(name: str) -> bool:
 
 def _split_unittest(src: Path, argv: list[str]) -> list[TraceJob]:
     rest = argv[2:]
+    if rest and all(a.startswith("-") for a in rest):  # `python -m unittest -v`: discovery, with options
+        rest = ["discover"]
     if rest[:1] not in ([], ["discover"]):
         return [TraceJob(" ".join(argv), tuple(argv), whole_suite=True)]  # named test modules: run as given
     opts = {"-s": ".", "-p": "test*.py", "-t": None}
@@ -564,6 +567,8 @@ def project_target(project: Project, work: Path, config) -> TraceTarget:
     argv, where = find_test_command(project.src, config.test_command)
     project.origin["test_command"] = f"python {' '.join(argv)}  ({where})"
     jobs = split_jobs(project.src, argv, config.files_per_job)
+    if not any(is_test_file(f) and f.name != "conftest.py" for f in _python_files(project.src)):
+        raise ProjectError("no_tests", f"{project.spec} ships no test files (test_*.py, *_test.py, tests.py, tests/)")
     if not config.install:
         files = source_files(project)
         return TraceTarget(python=sys.executable, cwd=str(project.src), jobs=jobs, files=files,
