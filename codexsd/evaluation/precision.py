@@ -64,7 +64,7 @@ def describe_precision(spec: str) -> str:
     if kind == "hf-gguf":
         return f"{gguf_file_type(_gguf_path(rest))} GGUF dequantised by transformers"
     if kind == "hf":
-        return "the folder's weights in transformers (fp32 on CPU)"
+        return "float weights in transformers (fp32 on CPU, bf16 on a GPU)"
     return f"as served ({kind})"
 
 
