@@ -111,6 +111,24 @@ def solvability_original_vs_strengthened(build: Path, sandbox) -> dict:
             "tasks_solved_original": len(solved_o), "tasks_solved_strengthened": len(solved_f)}
 
 
+def constant_check(build: Path, sandbox) -> dict:
+    """The final rows of a build (solvable/) against the trivial stand-ins again: how many pass."""
+    from codexsd.stage import read_artifact
+    from filters.adequacy import standins
+    from filters.sandbox.calls import judge_bodies
+
+    problems = list(read_artifact(build / "solvable"))
+    items, owners = [], []
+    for p in problems:
+        common = standins.distinct(standins.call_expectations(p)) if p.calls else []
+        for name, body in standins.standin_bodies(p, common[0] if common else None).items():
+            items.append((p, body))
+            owners.append((p.task_id, name))
+    results = judge_bodies(sandbox, items, timeout=5.0) if items else []
+    passing = sorted({f"{tid}:{name}" for (tid, name), (o, _) in zip(owners, results) if o.passed})
+    return {"rows": len(problems), "standin_programs": len(items), "passing": passing}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
@@ -169,17 +187,19 @@ def main() -> int:
                 computed = report.get("tasks_computed_this_run")
                 rows.append(row(f"{name} ({source})", s, report["wall_seconds"] if computed else None, n if computed else None))
         solv = solvability_original_vs_strengthened(Path(args.build), sandbox) if args.build else None
+        constants = constant_check(Path(args.build), sandbox) if args.build else None
     finally:
         sandbox.close()
     print(markdown(rows))
     if solv:
         print(f"\nsolvability samples of {args.build}, original vs strengthened tests: {solv}")
+        print(f"stand-ins against the build's final rows (solvable/): {constants}")
     for r in rows:
         print(f"\n{r['source']}: stand-in pass rates {r['standin_pass_rate']}; score quartiles before "
               f"{r['score_before']} after {r['score_after']}\n  histogram before {r['hist_before']}\n  "
               f"histogram after  {r['hist_after']}\n  inputs {r['inputs']}\n  survivors by kind {r['survivors_by_kind']}")
     print(f"\nwall seconds: {timings}")
-    (out / "adequacy_summary.json").write_text(json.dumps({"rows": rows, "timings": timings, "solvability": solv}, indent=1) + "\n")
+    (out / "adequacy_summary.json").write_text(json.dumps({"rows": rows, "timings": timings, "solvability": solv, "constants": constants}, indent=1) + "\n")
     plot_scores(summary, out / "adequacy_scores.png")
     return 0
 
