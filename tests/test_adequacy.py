@@ -160,3 +160,16 @@ def test_new_inputs_by_type():
     drops = keep_observations(["a", "b", "c"], [{"value": ["int", "1"]}, {"raised": "KeyError"}, {"value": ["str", "x"]}],
                               [[{"value": ["int", "2"]}, {"raised": "KeyError"}, {"value": ["str", "x"]}]], {"int"})[1]
     assert drops["disagrees"] == 1 and drops["raises"] == 1 and drops["unseen_type"] == 1
+
+
+def test_cli_filter_adequacy(tmp_path, capsys):
+    from codexsd.cli import main
+
+    src = tmp_path / "in"
+    write_problems(src / "data-00000.jsonl", [GOOD, CONSTANT])
+    (src / "stats.json").write_text("{}")
+    assert main(["filter", "adequacy", str(src), "-o", str(tmp_path / "out"), "--sandbox", "local", "--no-progress"]) == 0
+    assert "2 in, 1 kept, 1 rejected (degenerate_tests 1)" in capsys.readouterr().err
+    assert main(["filter", "adequacy", str(tmp_path / "missing"), "-o", str(tmp_path / "o2"), "--no-progress"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing" in err[0] and "Traceback" not in err[0]
