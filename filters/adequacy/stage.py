@@ -137,6 +137,12 @@ class _Task:
         self.reject = Reject(self.problem.task_id, STAGE, reason, detail[:1500])
 
 
+def _compare_mode(calls: Sequence[Call]) -> str:
+    """How added calls compare: like most of the task's own value calls (its exact-comparison helper)."""
+    modes = Counter(c.compare for c in calls if not c.raises).most_common(1)
+    return modes[0][0] if modes else "exact"
+
+
 def task_seed(task_id: str, seed: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{task_id}".encode()).digest()[:8], "big")
 
@@ -275,8 +281,7 @@ class AdequacyChecker:
             kept = candidates[t.problem.task_id]
             if not kept:
                 continue
-            compare = Counter(c.compare for c in t.calls if not c.raises).most_common(1)
-            mode = compare[0][0] if compare else "exact"
+            mode = _compare_mode(t.calls)
             per_call = self._per_call(t)
             # after the task's own calls, as they will run (the frozen stand-in freezes at the first one)
             new_calls = tuple(Call(strengthen.guarded(c.expr, per_call), c.expected, c.raises, c.compare) for c in t.calls)
@@ -288,10 +293,10 @@ class AdequacyChecker:
             targets += [(("mutant", i), self._mutant_body(t, m)) for i, m in enumerate(t.mutants) if not t.killed[i]]
             for key, body in targets:
                 bodies.append(_Body(t.problem, body, timeout, calls=new_calls, guard=True))
-                owners.append((t, key, kept, mode))
+                owners.append((t, key))
         results = _judge(self.sandbox, bodies, cfg.memory_mb)
         per_task: dict[str, dict[Any, list[str | None] | None]] = {}
-        for (t, key, kept, mode), (outcome, failures) in zip(owners, results):
+        for (t, key), (_, failures) in zip(owners, results):
             t.programs += 1
             per_task.setdefault(t.problem.task_id, {})[key] = None if failures is None else failures[len(t.calls):]
         for t, _ in observing:
@@ -317,9 +322,7 @@ class AdequacyChecker:
             targets = [k for k in vectors if k != "reference"]
             chosen = strengthen.greedy_select(kills, targets, cfg.max_added, priority)
             expected = dict(kept)
-            mode = Counter(c.compare for c in t.calls if not c.raises).most_common(1)
-            mode = mode[0][0] if mode else "exact"
-            t.added = [Call(e, expected=expected[e], compare=mode, origin="added") for e in chosen]
+            t.added = [Call(e, expected=expected[e], compare=_compare_mode(t.calls), origin="added") for e in chosen]
             t.inputs["added"] = len(t.added)
             for e in chosen:
                 for key in kills[e]:
