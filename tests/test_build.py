@@ -68,7 +68,7 @@ def write_config(folder: Path, source: Path, mbpp: Path) -> Path:
         "competitive": {"shard_size": 4},
         "validate": {"runs": 2},
         "dedup": {"benchmarks": ["humaneval", "mbpp"], "mbpp": str(mbpp)},
-        "solvability": {"n_samples": 1},
+        "solvability": {"model": "default", "n_samples": 1},  # on (the test passes its own sampler)
         "format": {"validation_fraction": 0.25},
     }
     path = folder / "build.yaml"
@@ -178,7 +178,8 @@ def test_settings_flow_defaults_then_yaml_then_flags(tmp_path):
     from codexsd.pipeline import load_build_config
 
     default = load_build_config()
-    assert default.sources.ci and not default.sources.competitive and default.solvability.n_samples <= 8
+    assert default.sources.ci and default.sources.competitive == ["bundled:mbpp-train"]
+    assert default.solvability.model == "none" and default.solvability.n_samples <= 8
     yml = tmp_path / "c.yaml"
     yml.write_text("solvability:\n  n_samples: 5\nformat:\n  validation_fraction: 0.2\n")
     cfg = load_build_config(yml, {"solvability.n_samples": 3})
@@ -205,3 +206,15 @@ def test_cli_print_config_and_bad_key(tmp_path):
 
 if __name__ == "__main__":
     main(*sys.argv[1:3])
+
+
+def test_bundled_mbpp_train_source_holds_only_the_train_split():
+    from curation.competitive.config import CompetitiveConfig
+    from curation.competitive.loaders import SourceNotFound, load_tasks
+
+    tasks = load_tasks("bundled:mbpp-train", CompetitiveConfig())
+    ids = [int(str(t.get("task_id") or t.get("id")).rsplit("/", 1)[-1]) for t in tasks]
+    assert len(ids) > 200 and min(ids) >= 601 and max(ids) <= 974  # never MBPP's evaluation rows 1-600
+    with pytest.raises(FileNotFoundError, match="no such bundled source"):
+        load_tasks("bundled:humaneval", CompetitiveConfig())
+    assert issubclass(SourceNotFound, FileNotFoundError)

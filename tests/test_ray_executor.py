@@ -120,7 +120,7 @@ def _build(tmp: Path, out: Path, executor: str) -> str:
     cfg = load_build_config(None, {
         "out": str(out), "executor": executor, "sandbox": SANDBOX, "shard_size": 2,
         "sources": {"ci": False, "competitive": [str(source)]}, "competitive": {"shard_size": 3},
-        "validate": {"runs": 2}, "solvability": {"n_samples": 1, "round_size": 1},
+        "validate": {"runs": 2}, "solvability": {"model": "default", "n_samples": 1, "round_size": 1},
         "format": {"validation_fraction": 0.25},
     })
     run_build(cfg, out, sampler=BodySampler(out / "clean"), progress=False)

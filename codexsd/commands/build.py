@@ -7,12 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-HELP = "collect, validate, dedup, filter for solvability and format: both training sets in one command"
+HELP = "collect, validate, test adequacy, dedup, solvability and format: both training sets in one command"
 DESCRIPTION = (
-    "Build both training variants end to end: collect -> validate -> dedup/decontaminate -> solvability -> format. "
-    "With no arguments it traces a few of the standard library's own test modules and filters with the bundled "
-    "SmolLM2-135M model, in minutes. Settings: defaults < YAML --config < flags. Killed or interrupted, the same "
-    "command resumes where it stopped."
+    "Build both training variants end to end: collect -> validate -> adequacy -> dedup/decontaminate -> "
+    "[solvability] -> format. With no arguments it traces a few of the standard library's own test modules and "
+    "reads MBPP's train split shipped in the package, in minutes; the solvability filter runs only when a model is "
+    "given (--model). Settings: defaults < YAML --config < flags. Killed or interrupted, the same command resumes "
+    "where it stopped."
 )
 
 
@@ -25,9 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", help="output folder (default ./out)")
     parser.add_argument("--ci-projects", type=_csv, help="comma-separated project folders or pypi:NAME to trace (default: the stdlib tests)")
     parser.add_argument("--no-ci", dest="ci", action="store_false", default=None, help="do not trace any test suite")
-    parser.add_argument("--competitive", type=_csv, help="comma-separated APPS/CodeContests/TACO/MBPP files or hub ids")
+    parser.add_argument("--competitive", type=_csv, help="comma-separated APPS/CodeContests/TACO/MBPP files, hub ids or "
+                        "bundled:mbpp-train (default: bundled:mbpp-train; '' for none)")
     parser.add_argument("--max-modules", type=int, help="trace a seeded choice of this many fast stdlib test modules (0 = all) instead of the default few")
-    parser.add_argument("--model", help="sampler spec for the solvability filter (default: the bundled SmolLM2)")
+    parser.add_argument("--model", help="sampler spec that turns the solvability filter on: default (the bundled "
+                        "SmolLM2-135M, weak), hf:<hub id or folder>, gguf:<file>, vllm:<id>, openai:<url>#<model> "
+                        "(default: none, the filter is off)")
     parser.add_argument("--samples", type=int, help="samples per problem in the solvability filter (paper: 100)")
     parser.add_argument("--variants", type=_csv, help="comma-separated: standard,docstring_last")
     parser.add_argument("--sandbox", help="sandbox backend (docker, local, ...)")
@@ -80,8 +84,12 @@ def run(args: argparse.Namespace) -> int:
         if name:
             print(f"codexsd build: {name} ...", file=sys.stderr)
 
+    from codexsd.pipeline import off_notes
+
     result = run_build(cfg, progress=not args.no_progress, on_stage=on_stage)
     on_stage("")
+    for note in off_notes(cfg):
+        print(note, file=sys.stderr)
     print(format_summary(result.summary_rows()), file=sys.stderr)
     for name, st in result.variants.items():
         sp = st.get("splits", {})
@@ -89,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
               f"{Path(result.out) / name} (card: README.md)", file=sys.stderr)
     if any(st.get("kept", 0) == 0 for st in result.variants.values()):
         print("warning: a variant is empty: no problem survived every stage (see the table above); "
-              "sample more (solvability.n_samples) or use a stronger model (solvability.model)", file=sys.stderr)
+              "add sources, or sample more / use a stronger model if the solvability filter ran", file=sys.stderr)
     print(f"finished in {time.monotonic() - started:.0f} s; summary in {Path(result.out) / 'summary.json'}", file=sys.stderr)
     print(scale_up_hint(), file=sys.stderr)
     return 0

@@ -10,6 +10,9 @@ from importlib import resources
 from pathlib import Path
 
 MBPP_TRAIN = "mbpp_train.jsonl.gz"
+# `bundled:<name>` sources of `collect competitive` and the build
+BUNDLED_SOURCES = {"mbpp-train": MBPP_TRAIN}
+BUNDLED_PREFIX = "bundled:"
 
 
 def bundled_path(name: str) -> Path:
@@ -23,3 +26,11 @@ def bundled_path(name: str) -> Path:
 def mbpp_train_path() -> Path:
     """MBPP's train split (601-974), decontaminated, as MBPP-style gzipped JSONL for `collect competitive`."""
     return bundled_path(MBPP_TRAIN)
+
+
+def bundled_source(spec: str) -> Path:
+    """The file behind a `bundled:<name>` source spec (e.g. `bundled:mbpp-train`)."""
+    name = spec[len(BUNDLED_PREFIX):] if spec.startswith(BUNDLED_PREFIX) else spec
+    if name not in BUNDLED_SOURCES:
+        raise FileNotFoundError(f"{spec}: no such bundled source (bundled: {', '.join(BUNDLED_PREFIX + n for n in BUNDLED_SOURCES)})")
+    return bundled_path(BUNDLED_SOURCES[name])

@@ -36,7 +36,9 @@ class SourceNotFound(FileNotFoundError):
 
 def load_tasks(source: str, config: CompetitiveConfig) -> list[dict[str, Any]]:
     """Every row of `source` as a task dict or a reject dict (up to `config.limit` rows)."""
-    path = Path(source)
+    from codexsd.data import BUNDLED_PREFIX, bundled_source
+
+    path = bundled_source(source) if source.startswith(BUNDLED_PREFIX) else Path(source)
     if path.exists():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(LOCAL_SUFFIXES)) if path.is_dir() else [path]
         if not files:
