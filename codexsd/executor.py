@@ -20,6 +20,8 @@ import logging
 import os
 from typing import Any, Callable, Iterator, Sequence
 
+from codexsd.config import ConfigError
+
 log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "ray")
@@ -109,8 +111,12 @@ class RayExecutor(Executor):
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
-            ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False,
-                     **(init_kwargs or {}))
+            _check_reachable(self.address)
+            try:
+                ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False,
+                         **(init_kwargs or {}))
+            except (ConnectionError, RuntimeError, TimeoutError, SystemExit) as exc:  # Ray exits on a dead GCS
+                raise ClusterUnavailable(_unreachable(self.address, f"{type(exc).__name__}: {exc}")) from None
         self._remote = ray.remote(num_cpus=num_cpus, max_retries=max_retries, retry_exceptions=False)(_call)
 
     def run(self, fn, args):
@@ -150,6 +156,34 @@ class RayExecutor(Executor):
 
 def _call(fn, arg):
     return fn(arg)
+
+
+class ClusterUnavailable(ConfigError):
+    """The Ray cluster that RAY_ADDRESS (or `address`) names does not answer."""
+
+
+RAY_CONNECT_TIMEOUT_S = float(os.environ.get("CODEXSD_RAY_CONNECT_TIMEOUT", "5"))
+
+
+def _unreachable(address: str | None, why: str) -> str:
+    return (f"cannot reach the Ray cluster at {address or 'a local instance'} ({why}); start one with "
+            f"`ray start --head` and set RAY_ADDRESS to the address it prints, or unset RAY_ADDRESS to run Ray on "
+            f"this machine, or use --executor local")
+
+
+def _check_reachable(address: str | None) -> None:
+    """Fail in seconds on a `host:port` that nothing listens on (`ray.init` waits minutes, then exits)."""
+    if not address or address in ("auto", "local") or ("://" in address and not address.startswith("ray://")):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterUnavailable(_unreachable(address, "not a host:port address"))
+    import socket
+
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterUnavailable(_unreachable(address, exc.strerror or type(exc).__name__)) from None
 
 
 def require_ray():
