@@ -173,3 +173,17 @@ def test_cli_filter_adequacy(tmp_path, capsys):
     assert main(["filter", "adequacy", str(tmp_path / "missing"), "-o", str(tmp_path / "o2"), "--no-progress"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing" in err[0] and "Traceback" not in err[0]
+
+
+def test_a_mutant_that_loops_forever_on_a_new_input_is_killed_by_that_input(sandbox):
+    # the tests never take the loop; the mutant `n *= 2` only loops forever on the new inputs that do
+    loop = calls_task("t/halvings", "def halvings(n):",
+                      "    steps = 0\n    while n > 1:\n        n //= 2\n        steps += 1\n    return steps\n",
+                      [("candidate(1)", 0), ("candidate(0)", 0), ("candidate(-3)", 0)])
+    kept = check([loop], sandbox, threshold=0.0, k_mutants=40)["t/halvings"]
+    assert isinstance(kept, Problem), kept
+    m = kept.metadata["adequacy"]
+    assert m["killed_after"] > m["killed_before"] and m["asserts"]["added"] >= 1
+    added = [c for c in parse_calls(kept.calls) if c.origin == "added"]
+    assert any(eval(c.expr, {"candidate": lambda n: n}) > 1 for c in added)
+    assert "arithmetic" not in m["survivors"]

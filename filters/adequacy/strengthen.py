@@ -8,13 +8,14 @@ or two swapped, dicts with a key added or dropped, sets with an item added or dr
 element mutated inside a container, or the value swapped for another of the same type seen
 elsewhere in the task. Seeded from the task id.
 
-Expected outputs come from the reference, run twice with different hash seeds by one program
-(`observe_twice_program`): once in a fresh `python3 -c` interpreter started with fork+execve
-(`subprocess` itself is not importable in the sandbox) and PYTHONHASHSEED set to a fixed other
-value, then in the sandboxed process itself (the sandbox forks every program from one parent, so
-in-process runs all share the parent's seed; the fresh interpreter also reseeds `random`). Each call runs under a per-call CPU-time guard, so one slow input costs only itself.
-`keep_observations` then drops inputs that raise, time out, disagree between the runs, cannot be
-encoded, or return a type the task's own calls never returned.
+Expected outputs come from the reference, run by one program (`observe_twice_program`) in fresh
+`python3 -c` interpreters started with fork+execve (`subprocess` itself is not importable in the
+sandbox), each with another fixed PYTHONHASHSEED, then in the sandboxed process itself (the sandbox
+forks every program from one parent, so in-process runs all share the parent's seed; a fresh
+interpreter also reseeds `random`). Each call runs under a per-call CPU-time guard, so one slow
+input costs only itself (after two such, the rest get 50 ms each: a mutant that loops forever is
+not paid for per input). `keep_observations` then drops inputs that raise, time out, disagree
+between the runs, cannot be encoded, or return a type the task's own calls never returned.
 """
 
 from __future__ import annotations
@@ -39,12 +40,18 @@ class {GUARD_EXC}(BaseException):
     pass
 
 
+_codexsd_timeouts = [0]
+
+
 def _codexsd_guard(_thunk, _limit):
     import signal as _signal
 
     def _stop(*_):
+        _codexsd_timeouts[0] += 1
         raise {GUARD_EXC}()
 
+    if _codexsd_timeouts[0] >= 2:  # a body that loops on two inputs gets a short leash on the rest
+        _limit = min(_limit, 0.05)
     _old = _signal.signal(_signal.SIGPROF, _stop)
     _signal.setitimer(_signal.ITIMER_PROF, _limit)
     try:
