@@ -69,6 +69,7 @@ class ProgressLine(TrainerCallback):
         self.start_step = 0
         self._width = 0
         self._last_line = time.monotonic()
+        self._last_text = ""
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.start_step = state.global_step
@@ -126,8 +127,9 @@ class ProgressLine(TrainerCallback):
             if force_line:
                 self.stream.write("\n")
                 self._width = 0
-        else:
+        elif text != self._last_text:
             self.stream.write(text + "\n")
+        self._last_text = text
         self._last_line = time.monotonic()
         self.stream.flush()
 
