@@ -7,6 +7,8 @@ kept calls, validated tasks, the main reasons functions were rejected, seconds; 
 
     nice -n 10 python benchmarks/ci_corpus.py --out /tmp/ci-corpus/out --project-workers 4
     python benchmarks/ci_corpus.py --out /tmp/ci-corpus/out --report-only     # the table of a finished run
+    python benchmarks/ci_corpus.py --report-only --out A B C    # runs done in batches: a later one's row wins,
+                                                                # rows limited to --projects-file
 """
 
 from __future__ import annotations
@@ -60,14 +62,17 @@ def table(out: Path) -> tuple[list[dict], dict]:
             "tasks": tasks[rep["project"]], "seconds": rep.get("seconds", 0.0),
             "reasons": reasons.get(rep["project"], Counter()), "error": rep.get("error", ""),
         })
+    return rows, summarise(rows)
+
+
+def summarise(rows: list[dict]) -> dict:
     n = len(rows)
-    totals = {"projects": n, "with_tasks": sum(1 for r in rows if r["tasks"]),
+    return {"projects": n, "with_tasks": sum(1 for r in rows if r["tasks"]),
               "tasks": sum(r["tasks"] for r in rows), "traced": sum(r["traced"] for r in rows),
               "with_calls": sum(r["with_calls"] for r in rows), "modules_run": sum(r["modules_run"] for r in rows),
               "modules": sum(r["modules"] for r in rows), "seconds": sum(r["seconds"] for r in rows),
               "failed_projects": sum(1 for r in rows if r["error"]),
               "reasons": sum((r["reasons"] for r in rows), Counter())}
-    return rows, totals
 
 
 def print_table(rows: list[dict], totals: dict) -> None:
@@ -88,7 +93,8 @@ def print_table(rows: list[dict], totals: dict) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="output directory (reused: finished projects are cached)")
+    ap.add_argument("--out", required=True, nargs="+", help="output directory (reused: finished projects are "
+                                                             "cached); several with --report-only")
     ap.add_argument("--projects-file", default=str(ROOT / "configs" / "ci_projects.txt"))
     ap.add_argument("--project-workers", type=int, default=4)
     ap.add_argument("--workers", type=int, default=1, help="test modules of one project traced at once")
@@ -99,8 +105,10 @@ def main() -> int:
     ap.add_argument("--sandbox", default="local")
     ap.add_argument("--report-only", action="store_true", help="print the table of a finished run")
     args = ap.parse_args()
-    out = Path(args.out)
+    out = Path(args.out[0])
     wall = None
+    if len(args.out) > 1 and not args.report_only:
+        ap.error("several --out directories only with --report-only")
     if not args.report_only:
         config = CIConfig(project_workers=args.project_workers, workers=args.workers, files_per_job=args.files_per_job,
                           project_timeout=args.project_timeout, per_module_timeout=args.per_module_timeout,
@@ -108,7 +116,16 @@ def main() -> int:
         t0 = time.monotonic()
         collect_ci(read_projects_file(args.projects_file), out, config, progress=False)
         wall = time.monotonic() - t0
-    rows, totals = table(out)
+    if len(args.out) == 1 and not args.report_only:
+        rows, totals = table(out)
+    else:
+        wanted = [s.removeprefix("pypi:") for s in read_projects_file(args.projects_file)]
+        by_project = {r["project"]: r for d in args.out for r in table(Path(d))[0]}
+        rows = [by_project[name] for name in wanted if name in by_project]
+        totals = summarise(rows)
+        missing = [name for name in wanted if name not in by_project]
+        if missing:
+            print(f"not run: {', '.join(missing)}")
     print_table(rows, totals)
     if wall is not None:
         print(f"collect wall time: {wall:.0f}s with {args.project_workers} projects at a time")

@@ -66,7 +66,7 @@ def test_tox_with_backslashes_and_posargs_falls_back_instead_of_crashing(tmp_pat
     assert (argv, where) == (["-m", "pytest", "-q"], "tox")  # the continued line, joined; {posargs} dropped
     assert _tox_section(tmp_path)[1] == ["pytest", "text-unidecode"]  # comments and factor prefixes dropped
     _write(tmp_path, {"tox.ini": "[testenv]\ncommands = pytest 'unterminated {posargs}\n"})
-    assert find_test_command(tmp_path) == (["-m", "pytest"], "default (pytest)")  # logged, then the default
+    assert find_test_command(tmp_path)[0] == ["-m", "pytest"]  # logged, then the default
 
 
 @pytest.mark.parametrize("files, found", [
@@ -76,7 +76,7 @@ def test_tox_with_backslashes_and_posargs_falls_back_instead_of_crashing(tmp_pat
      (["-m", "pytest", "-x", "tests"], "noxfile.py")),
     ({"Makefile": "test:\n\t$(PYTHON) -m unittest discover -s tests $(ARGS)\n"},
      (["-m", "unittest", "discover", "-s", "tests"], "Makefile")),
-    ({"noxfile.py": "def broken(:\n"}, (["-m", "pytest"], "default (pytest)")),
+    ({"noxfile.py": "def broken(:\n"}, (["-m", "pytest"], "default (pytest; it runs unittest TestCases too)")),
 ])
 def test_test_command_from_nox_makefile_and_tox_toml(tmp_path, files, found):
     _write(tmp_path, {"tests/test_x.py": "", **files})
@@ -111,8 +111,9 @@ UNITTEST_PKG = {
 def test_unittest_only_package_with_tests_py(tmp_path, sandbox):
     proj = _write(tmp_path / "ulib-project", UNITTEST_PKG)
     argv, where = find_test_command(proj)
-    assert argv == ["-m", "unittest"] and "unittest" in where  # pytest would collect nothing (exit 5)
-    assert [j.target for j in split_jobs(proj, argv)] == [
+    assert argv == ["-m", "pytest"]  # tests.py is named on pytest's command line (else: exit 5, no tests ran)
+    assert [j.target[-1] for j in split_jobs(proj, argv)] == ["ulib/tests.py"]
+    assert [j.target for j in split_jobs(proj, ["-m", "unittest"])] == [
         ("-m", "unittest", "discover", "-s", "ulib", "-p", "tests.py", "-t", ".")]
     problems, rejects = _collect([proj], tmp_path / "out", sandbox, install=False)
     assert set(problems) == {"ci/ulib.core.title_words"}  # not the test module's helper

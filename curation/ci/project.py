@@ -358,9 +358,9 @@ def find_test_command(src: Path, override: str = "") -> tuple[list[str], str]:
             if argv is not None:
                 return argv, source
     files = _python_files(src)
-    if any(_is_pytest_file(f.name) for f in files) or _has_pytest_config(src):
-        return ["-m", "pytest"], "default (pytest)"
-    if any(f.name in UNITTEST_NAMES or f.name.startswith("test") for f in files):
+    if any(_is_pytest_file(f.name) or f.name in UNITTEST_NAMES for f in files) or _has_pytest_config(src):
+        return ["-m", "pytest"], "default (pytest; it runs unittest TestCases too)"
+    if any(f.name.startswith("test") and f.suffix == ".py" for f in files):
         return ["-m", "unittest"], "default (unittest: no pytest-style test files)"
     return ["-m", "pytest"], "default (pytest)"
 
@@ -579,3 +579,28 @@ def project_target(project: Project, work: Path, config) -> TraceTarget:
     venv = str(Path(python).parent.parent)
     return TraceTarget(python=python, cwd=str(project.src), jobs=jobs, files=files, packages=packages,
                        env={"VIRTUAL_ENV": venv, "PATH": f"{venv}/bin:" + os.environ.get("PATH", "")})
+
+
+# import names whose distribution is called otherwise
+DIST_OF_MODULE = {"yaml": "pyyaml", "PIL": "pillow", "dateutil": "python-dateutil", "bs4": "beautifulsoup4",
+                  "sklearn": "scikit-learn", "cv2": "opencv-python", "attr": "attrs", "jwt": "pyjwt",
+                  "Crypto": "pycryptodome", "google": "protobuf", "magic": "python-magic"}
+
+
+def missing_modules(details: list[str], own: list[str]) -> list[str]:
+    """Top-level modules the test runs could not import (not the project's own)."""
+    names = set()
+    for detail in details:
+        for name in re.findall(r"No module named '([\w.]+)'", detail):
+            top = name.split(".")[0]
+            if top not in own and not top.startswith("_"):
+                names.add(top)
+    return sorted(names)
+
+
+def install_more(python: str, modules: list[str], timeout: float) -> list[str]:
+    """pip-install the distributions of `modules` into the project's venv; returns what was installed."""
+    dists = [DIST_OF_MODULE.get(m, m) for m in modules]
+    _run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--disable-pip-version-check",
+          *dists], timeout)
+    return dists
