@@ -17,8 +17,9 @@ DESCRIPTION = (
     HELP + ". OUTPUT receives the final model (weights only; sample it with --model hf:OUTPUT, or export it "
     "with codexsd export-gguf), checkpoints/ (resumable state, the newest and the best kept) and "
     "codexsd_training.json. Ctrl-C finishes the current step, saves a checkpoint and stops; the same command "
-    "resumes. A finished run is not repeated (--overwrite trains again). Defaults suit the bundled "
-    "SmolLM2-135M: lr 1e-4 with a cosine schedule; 1e-5 left it writing prose after 30 steps."
+    "resumes. A finished run is not repeated (--overwrite trains again). The lr default was chosen on the bundled "
+    "SmolLM2-135M: 10 steps (batch 4) on 240 MBPP-train rows reach validation loss 1.19 at lr 1e-4 against 1.57 at "
+    "1e-5, and 30 steps at 1e-5 left it writing prose or nothing; cosine schedule after a 3% warm-up."
 )
 
 MODEL_HELP = (
