@@ -301,3 +301,11 @@ def test_a_surprise_in_one_project_is_its_reject_and_the_others_finish(tmp_path,
     problems, rejects = _collect([good, bad], tmp_path / "out", sandbox, install=False, project_workers=2)
     assert rejects[f"ci/project:{bad}"].reason == "trace_error"
     assert any(isinstance(p, Problem) and p.task_id.startswith("ci/vlib.") for p in problems.values())
+
+
+def test_imports_the_tests_lack_are_named_for_installing():
+    from curation.ci.project import missing_modules
+
+    details = ["E   ModuleNotFoundError: No module named 'hypothesis'", "No module named 'yaml.constructor'",
+               "No module named 'srcpkg.extra'", "No module named '_private'"]
+    assert missing_modules(details, ["srcpkg"]) == ["hypothesis", "yaml"]

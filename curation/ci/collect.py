@@ -92,8 +92,12 @@ def trace_source(spec: str, config: CIConfig, work_root: Path,
         records, outcomes = runner.trace_jobs(
             target, work / "trace", config.per_module_timeout, config.project_timeout,
             config.max_calls_per_function, config.max_value_chars, config.workers, on_module)
-        if not is_stdlib and config.install:
-            records, outcomes = _retry_missing_modules(spec, target, records, outcomes, config, work, on_module)
+        for attempt in range(3 if not is_stdlib and config.install else 0):  # each run may reveal the next import
+            retried = _retry_missing_modules(spec, target, records, outcomes, config, work / f"retry-{attempt}",
+                                             on_module)
+            if retried is None:
+                break
+            records, outcomes = retried
         records = runner.replay(target, records, work / "replay", config.replay_call_timeout,
                                 budget=max(60.0, config.project_timeout / 2))
         for rec in records:
@@ -123,21 +127,22 @@ def trace_source(spec: str, config: CIConfig, work_root: Path,
 
 
 def _retry_missing_modules(spec, target, records, outcomes, config: CIConfig, work: Path, on_module):
-    """Test modules that failed on an import the project's test extras did not declare: install it, run them again."""
+    """Test modules that failed on an import the project's test extras did not declare: install it, run them
+    again; (records, outcomes) after that, or None when there was nothing to install (or it failed)."""
     import dataclasses
 
     failed = [i for i, o in enumerate(outcomes) if o.status == "tests_failed" and "No module named" in o.detail]
     missing = projects_mod.missing_modules([outcomes[i].detail for i in failed], target.packages)
     if not missing:
-        return records, outcomes
+        return None
     try:
         installed = projects_mod.install_more(target.python, missing, config.install_timeout)
     except projects_mod.ProjectError as exc:
         log.warning("%s: installing %s the tests import failed: %s", spec, missing, exc.detail[-200:])
-        return records, outcomes
+        return None
     log.info("%s: installed %s (imported by the tests), running %d test module(s) again", spec, installed, len(failed))
     again = dataclasses.replace(target, jobs=[target.jobs[i] for i in failed])
-    more, retried = runner.trace_jobs(again, work / "trace-retry", config.per_module_timeout,
+    more, retried = runner.trace_jobs(again, work, config.per_module_timeout,
                                       config.project_timeout / 2, config.max_calls_per_function,
                                       config.max_value_chars, config.workers, on_module)
     outcomes = list(outcomes)
