@@ -215,7 +215,7 @@ def _solvability(ctx: BuildContext, input: Path, output: Path) -> StageStats:
     from filters.solvability import solvability_stage
 
     return solvability_stage(input, output, ctx.cfg.solvability, sampler=ctx.sampler, sandbox=ctx.sandbox,
-                             progress=ctx.progress)
+                             progress=ctx.progress, executor=ctx.executor)
 
 
 # The build, in order. A new stage is one entry: its input is the previous entry's output.

@@ -13,6 +13,11 @@ resumes from that log without redrawing or rerunning anything it recorded. The l
 keyed by the sampling settings only, so a `--full` run after an early-stop run reuses
 the samples already drawn. `reverify` reruns the first passing sample R more times and
 rejects the problem as flaky unless every run passes.
+
+With an executor other than this process (a process pool, Ray), shards run in workers that
+each load the model (`cfg.model`, or the given sampler, pickled) and open a sandbox once per
+process; every worker appends to its own shard's log, so OUT must be on storage every node
+sees. The output bytes are the same as inline.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import dataclasses
 import json
 import logging
 import os
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from codexsd.config import ConfigError
+from codexsd.executor import Executor, LocalExecutor, process_resource
 from codexsd.models.base import PAPER_STOP, Sampler, SamplingParams, derive_seed
 from codexsd.record import Problem, Reject
 from codexsd.stage import StageStats, fingerprint, read_shards, run_stage
@@ -99,12 +106,12 @@ class SampleLog:
     def load(self, states: dict[str, _State]) -> None:
         if not self.path.exists():
             return
-        rows = []
-        with open(self.path, encoding="utf-8") as fh:
-            for line in fh:
-                if not line.endswith("\n"):
-                    break  # torn last line of a killed run
-                rows.append(json.loads(line))
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # the torn last line of a killed run: cut, so that appended rows start a line
+            with open(self.path, "r+b") as fh:
+                fh.truncate(end)
+        rows = [json.loads(line) for line in data[:end].decode("utf-8").splitlines()]
         for row in rows:
             st = states.get(row["task_id"])
             if st is None:
@@ -264,13 +271,65 @@ def read_sample_log(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
     return rows
 
 
+@dataclass(frozen=True)
+class _WorkerSampler:
+    """A worker's sampler: the given one (pickled along), else `spec` loaded once per process."""
+
+    spec: str
+    sampler: Sampler | None = None
+
+    def __call__(self) -> Sampler:
+        if self.sampler is not None:
+            return self.sampler
+
+        def load() -> Sampler:
+            from codexsd.models import load_sampler
+
+            return load_sampler(self.spec)
+
+        return process_resource(("sampler", self.spec), load)
+
+
+@dataclass(frozen=True)
+class _WorkerSandbox:
+    """A worker's sandbox: one per process and backend, closed when the process exits."""
+
+    backend: str
+
+    def __call__(self) -> Sandbox:
+        from filters.base import process_sandbox
+
+        return process_sandbox(None if self.backend == "auto" else self.backend)
+
+
 def solvability_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: SolvabilityConfig | None = None,
-                      sampler: Sampler | None = None, sandbox: Sandbox | None = None, progress: bool = True) -> StageStats:
-    """Run the filter over every shard of `in_dir` into `out_dir`; the model and sandbox start only if needed."""
+                      sampler: Sampler | None = None, sandbox: Sandbox | None = None, progress: bool = True,
+                      executor: Executor | None = None) -> StageStats:
+    """Run the filter over every shard of `in_dir` into `out_dir`; the model and sandbox start only if needed.
+
+    `executor` (default: this process) runs the shards; elsewhere than this process each worker
+    builds its own sampler and sandbox (of `sandbox`'s backend, else `cfg.sandbox`)."""
     cfg = cfg or SolvabilityConfig()
     cfg.validate()
     shards = read_shards(in_dir)
     spec = sampler.spec if sampler is not None and sampler.spec else cfg.model
+    out_dir = Path(out_dir).resolve()  # workers elsewhere (Ray) have other working directories
+    samples_dir = out_dir / "samples" / fingerprint(cfg.sampling_key(spec))
+    inline = executor is None or (isinstance(executor, LocalExecutor) and executor.workers <= 1)
+    if not inline:
+        if sampler is not None:
+            try:
+                pickle.dumps(sampler)
+            except Exception as exc:  # noqa: BLE001 - a loaded local model, an open handle
+                raise ConfigError(f"the {type(sampler).__name__} given cannot be sent to {executor.name} workers "
+                                  f"({type(exc).__name__}: {exc}); give its model spec instead (solvability.model) "
+                                  f"so each worker loads its own") from None
+        backend = getattr(sandbox, "name", None) or cfg.sandbox
+        fn = SolvabilityFilter(cfg, samples_dir, _WorkerSampler(cfg.model, sampler), _WorkerSandbox(backend),
+                               progress=False)
+        _write_settings(samples_dir, cfg.sampling_key(spec))
+        return run_stage(STAGE, out_dir, _wrap(shards), fn, params={"config": cfg.to_dict(), "model": spec},
+                         progress=progress, executor=executor)
     owned: dict[str, Any] = {}
 
     def get_sampler() -> Sampler:
@@ -291,13 +350,21 @@ def solvability_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg
             owned["sandbox"] = make(cfg.sandbox)
         return owned["sandbox"]
 
-    samples_dir = Path(out_dir) / "samples" / fingerprint(cfg.sampling_key(spec))
-    samples_dir.mkdir(parents=True, exist_ok=True)
-    (samples_dir / "settings.json").write_text(json.dumps(cfg.sampling_key(spec), indent=1) + "\n")
-    wrapped = [[{"shard": i, "problem": p.to_dict()} for p in shard] for i, shard in enumerate(shards)]
+    _write_settings(samples_dir, cfg.sampling_key(spec))
     fn = SolvabilityFilter(cfg, samples_dir, get_sampler, get_sandbox, progress=progress)
     try:
-        return run_stage(STAGE, out_dir, wrapped, fn, params={"config": cfg.to_dict(), "model": spec}, progress=progress)
+        return run_stage(STAGE, out_dir, _wrap(shards), fn, params={"config": cfg.to_dict(), "model": spec},
+                         progress=progress)
     finally:
         for obj in owned.values():
             obj.close()
+
+
+def _wrap(shards: list[list[Problem]]) -> list[list[dict[str, Any]]]:
+    """Items carry their shard index: each shard keeps its own sample log."""
+    return [[{"shard": i, "problem": p.to_dict()} for p in shard] for i, shard in enumerate(shards)]
+
+
+def _write_settings(samples_dir: Path, key: dict[str, Any]) -> None:
+    samples_dir.mkdir(parents=True, exist_ok=True)
+    (samples_dir / "settings.json").write_text(json.dumps(key, indent=1) + "\n")
