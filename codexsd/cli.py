@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     from codexsd.config import ConfigError
     from codexsd.imports import MissingDependency
     from codexsd.lock import FolderBusy
+    from codexsd.models.openai_compat import ServerError
     from filters.sandbox.pool import SandboxUnavailable
 
     if args.unsafe_local:
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         prepare_args(args)
         return int(args._run(args) or 0)
     except (MissingDependency, ConfigError, FileNotFoundError, UsageProblem, FolderBusy, SandboxUnavailable,
-            NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+            NotADirectoryError, IsADirectoryError, PermissionError, ServerError) as exc:
         print(f"codexsd {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

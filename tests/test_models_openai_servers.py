@@ -163,3 +163,21 @@ def test_no_server_answering_is_one_line_naming_them(monkeypatch):
     assert all(u + "/completions" in message for u in urls)
     with pytest.raises(ValueError, match="needs base URLs"):
         load_sampler("openai:http://127.0.0.1:1/v1,ftp://x#m")
+
+
+def test_the_filter_command_reports_no_server_on_one_line(monkeypatch, tmp_path, capsys):
+    import codexsd.models.openai_compat as oc
+    from codexsd.cli import main
+    from codexsd.record import Problem
+    from codexsd.stage import run_stage
+
+    monkeypatch.setattr(oc, "CONNECT_RETRIES", 1)
+    problem = Problem(task_id="t/0", prompt="def f():\n", canonical_solution="    return 1\n",
+                      test="def check(c):\n    assert c() == 1\n", entry_point="f")
+    run_stage("clean", tmp_path / "in", [[problem]], lambda items: iter(items), progress=False)
+    urls = ",".join(f"http://127.0.0.1:{free_port()}/v1" for _ in range(2))
+    code = main(["filter", "solvability", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model",
+                 f"openai:{urls}#m", "-n", "1", "--sandbox", "local", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("codexsd filter: error: cannot reach any of the 2 servers")
