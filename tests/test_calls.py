@@ -142,3 +142,15 @@ def test_rendered_check_runs_under_human_eval_semantics():
     exec("def wrong(a, b):\n    return a + b\n", namespace)
     with pytest.raises(AssertionError):
         namespace["check"](namespace["wrong"])
+
+
+def test_enum_and_namedtuple_match_across_modules():
+    """A traced module's enum is defined again in the task, where it lives in __main__."""
+    traced = ["enum", "pkg.colors:Color", "RED"]
+    assert values.equal(["enum", "__main__:Color", "RED"], traced)
+    assert not values.equal(["enum", "__main__:Color", "BLUE"], traced)
+    assert not values.equal(["enum", "__main__:Shade", "RED"], traced)
+    point = ["namedtuple", "pkg.geo:Point", ["x", "y"], [["int", "1"], ["int", "2"]]]
+    assert values.equal(["set", [["namedtuple", "__main__:Point", ["x", "y"], [["int", "1"], ["int", "2"]]]]],
+                        ["set", [point]])
+    assert not values.equal(["namedtuple", "__main__:Point", ["x", "y"], [["int", "1"], ["int", "3"]]], point)

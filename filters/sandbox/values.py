@@ -104,7 +104,7 @@ def equal(actual, expected, mode="exact", _depth=0):
            blank lines from the end (stdin/stdout problems).
     """
     if mode == "exact":
-        return _dumps(actual) == _dumps(expected)
+        return _dumps(_canon(actual)) == _dumps(_canon(expected))
     if not (type(actual) is list and type(expected) is list and actual and expected) or _depth > MAX_DEPTH:
         return False
     ta, te = actual[0], expected[0]
@@ -127,7 +127,28 @@ def equal(actual, expected, mode="exact", _depth=0):
         a = {_dumps(k): v for k, v in actual[1]}
         e = {_dumps(k): v for k, v in expected[1]}
         return a.keys() == e.keys() and all(equal(a[k], e[k], "same", _depth + 1) for k in e)
-    return _dumps(actual) == _dumps(expected)
+    return _dumps(_canon(actual)) == _dumps(_canon(expected))
+
+
+def _canon(enc, _depth=0):
+    """`enc` with the module left out of enum and named-tuple classes (a task defines the class its
+    traced module defined, so in the sandbox it lives in `__main__`), collections re-sorted."""
+    if type(enc) is not list or not enc or _depth > MAX_DEPTH:
+        return enc
+    tag = enc[0]
+    if tag == "enum" and len(enc) == 3 and type(enc[1]) is str:
+        return ["enum", enc[1].partition(":")[2], enc[2]]
+    if tag == "namedtuple" and len(enc) == 4 and type(enc[1]) is str and type(enc[3]) is list:
+        return ["namedtuple", enc[1].partition(":")[2], enc[2], [_canon(v, _depth + 1) for v in enc[3]]]
+    if tag in ("list", "tuple") and len(enc) == 2 and type(enc[1]) is list:
+        return [tag, [_canon(v, _depth + 1) for v in enc[1]]]
+    if tag in ("set", "frozenset") and len(enc) == 2 and type(enc[1]) is list:
+        return [tag, sorted((_canon(v, _depth + 1) for v in enc[1]), key=_dumps)]
+    if tag in ("dict", "Counter", "defaultdict", "OrderedDict") and len(enc) == 2 and type(enc[1]) is list:
+        pairs = [[_canon(kv[0], _depth + 1), _canon(kv[1], _depth + 1)] for kv in enc[1]
+                 if type(kv) is list and len(kv) == 2]
+        return [tag, pairs if tag == "OrderedDict" else sorted(pairs, key=lambda kv: _dumps(kv[0]))]
+    return enc
 
 
 def _number(enc):
