@@ -109,3 +109,37 @@ def test_a_shard_resumed_from_its_torn_log_on_the_executor_ends_as_inline(setup,
         return {(r["task_id"], r["index"]): r["completion"] for r in rows if r["kind"] == "sample"}
 
     assert samples(rows) == samples(ref)
+
+
+@pytest.mark.slow
+def test_shards_on_a_two_node_ray_cluster_give_the_inline_bytes(setup, tmp_path):
+    """Ray workers are fresh processes (no fork): the stage runs in this interpreter."""
+    pytest.importorskip("ray")
+
+    from codexsd.executor import RayExecutor
+
+    root, cfg, inline = setup
+    with _two_node_cluster():
+        with RayExecutor() as ray_executor:
+            stats = solvability_stage(root / "in", tmp_path / "ray", cfg, progress=False, executor=ray_executor)
+    assert stats.items_in == 8
+    got, want = _files(tmp_path / "ray"), _files(inline)
+    logs = {k for k in want if k.endswith(".jsonl") and k.startswith("samples/")}
+    assert got.keys() == want.keys() and logs
+    assert {k: v for k, v in got.items() if k not in logs} == {k: v for k, v in want.items() if k not in logs}
+    # the logs hold the same samples and verdicts; a log-prob may differ in its last bits: Ray runs a
+    # 1-CPU task with one torch thread, and a float32 sum over other thread splits rounds otherwise
+    for name in logs:
+        ours, theirs = ([json.loads(line) for line in d[name].decode().splitlines()] for d in (got, want))
+        assert [{k: v for k, v in r.items() if k != "logprob_mean"} for r in ours] == \
+               [{k: v for k, v in r.items() if k != "logprob_mean"} for r in theirs]
+        assert [r.get("logprob_mean") for r in ours] == pytest.approx([r.get("logprob_mean") for r in theirs], rel=1e-6)
+
+
+def _two_node_cluster():
+    """tests/test_ray_executor.py's cluster fixture as a context manager."""
+    import contextlib
+
+    from test_ray_executor import cluster
+
+    return contextlib.contextmanager(cluster.__wrapped__)()
