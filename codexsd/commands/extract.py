@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="Python files or directories (searched for *.py)")
     parser.add_argument("-o", "--output", required=True, help="output JSONL (.jsonl or .jsonl.gz)")
-    parser.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     parser.add_argument("--chunk-size", type=int, default=8, help="files per task sent to a worker (default 8)")
     parser.add_argument(
         "--exclude", action="append", default=[], metavar="GLOB",
