@@ -48,6 +48,21 @@ class FilterShard:
             yield self.filter.check(problem) or problem
 
 
+def split_records(items: Iterable[Problem | dict], stage: str) -> tuple[list[Problem], list[Reject]]:
+    """Shard items as Problems, and a `malformed` Reject for each dict that is not one."""
+    problems, bad = [], []
+    for item in items:
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        try:
+            problems.append(Problem.from_dict(item))
+        except (TypeError, ValueError) as exc:
+            tid = str(item.get("task_id", "")) if isinstance(item, dict) else ""
+            bad.append(Reject(tid, stage, "malformed", str(exc)[:500]))
+    return problems, bad
+
+
 def process_sandbox(backend: str | None, workers: int | None = None):
     """This process's sandbox for `backend` (None/"auto": the factory's choice), built on first use."""
 

@@ -13,7 +13,7 @@ import logging
 from typing import Iterable, Iterator
 
 from codexsd.record import Problem, Reject
-from filters.base import SandboxShard
+from filters.base import SandboxShard, split_records
 from filters.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Outcome, Sandbox, Status
 from filters.sandbox.calls import judge_bodies
 
@@ -77,15 +77,6 @@ class ValidateShard(SandboxShard):
         return {"runs": self.runs, "timeout": self.timeout, "memory_mb": self.memory_mb}
 
     def __call__(self, items: Iterable[Problem | dict]) -> Iterator[Problem | Reject]:
-        problems, bad = [], []
-        for item in items:
-            if isinstance(item, Problem):
-                problems.append(item)
-                continue
-            try:
-                problems.append(Problem.from_dict(item))
-            except (TypeError, ValueError) as exc:
-                bad.append(Reject(id=str(getattr(item, "get", lambda *_: "")("task_id") or ""), stage=STAGE,
-                                  reason="malformed", detail=str(exc)[:500]))
+        problems, bad = split_records(items, STAGE)
         yield from validate_problems(problems, self.get_sandbox(), self.runs, self.timeout, self.memory_mb)
         yield from bad

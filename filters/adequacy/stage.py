@@ -35,7 +35,7 @@ from codexsd.record import Problem, Reject
 from codexsd.stage import StageStats, read_shards, run_stage, write_stats
 from filters.adequacy import mutants as mutation
 from filters.adequacy import standins, strengthen
-from filters.base import SandboxShard
+from filters.base import SandboxShard, split_records
 from filters.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Outcome, Program, Sandbox, Status
 from filters.sandbox.calls import Call, calls_program, judge_calls, parse_calls, render_check
 
@@ -397,16 +397,7 @@ class AdequacyShard(SandboxShard):
     sandbox: Sandbox | None = field(default=None, repr=False, compare=False)
 
     def __call__(self, items: Iterable[Problem | dict]) -> Iterator[Problem | Reject]:
-        problems, bad = [], []
-        for item in items:
-            if isinstance(item, Problem):
-                problems.append(item)
-                continue
-            try:
-                problems.append(Problem.from_dict(item))
-            except (TypeError, ValueError) as exc:
-                tid = str(item.get("task_id", "")) if isinstance(item, dict) else ""
-                bad.append(Reject(tid, STAGE, "malformed", str(exc)[:500]))
+        problems, bad = split_records(items, STAGE)
         if problems:
             yield from AdequacyChecker(self.cfg, self.get_sandbox())(problems)
         yield from bad
