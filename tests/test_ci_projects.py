@@ -309,3 +309,86 @@ def test_imports_the_tests_lack_are_named_for_installing():
     details = ["E   ModuleNotFoundError: No module named 'hypothesis'", "No module named 'yaml.constructor'",
                "No module named 'srcpkg.extra'", "No module named '_private'"]
     assert missing_modules(details, ["srcpkg"]) == ["hypothesis", "yaml"]
+
+
+INLINE_PKG = {
+    "ilib/__init__.py": "",
+    "ilib/text.py": '''
+        import re
+
+        _SPACES = re.compile(r"\\s+")
+
+
+        def squash(text):
+            """`text` with each run of whitespace made one space."""
+            return _SPACES.sub(" ", text).strip()
+        ''',
+    "ilib/data/__init__.py": "",
+    "ilib/data/limits.py": '''
+        MAX_WORDS = 3
+        ''',
+    "ilib/core.py": '''
+        from ilib import text as textmod
+        from ilib.data.limits import MAX_WORDS as LIMIT
+
+        from .text import squash
+
+
+        def headline(text):
+            """The first LIMIT words of `text`, whitespace squashed, title-cased."""
+            return " ".join(squash(text).split(" ")[:LIMIT]).title()
+
+
+        def shout(text):
+            """`text` squashed and upper-cased."""
+            return textmod.squash(text).upper()
+        ''',
+    "tests/test_core.py": '''
+        from ilib.core import headline, shout
+
+
+        def test_headline():
+            assert headline("  the quick   brown fox ") == "The Quick Brown"
+            assert headline("one") == "One"
+            assert headline("a\\tb c d e") == "A B C"
+
+
+        def test_shout():
+            assert shout(" a  b ") == "A B"
+            assert shout("x") == "X"
+        ''',
+}
+
+
+def test_project_imports_are_inlined_so_the_task_runs_without_the_project(tmp_path, sandbox):
+    proj = _write(tmp_path / "ilib-project", INLINE_PKG)
+    problems, rejects = _collect([proj], tmp_path / "out", sandbox, install=False)
+    task = problems["ci/ilib.core.headline"]  # validated in a sandbox where `ilib` cannot be imported
+    assert "def squash(text):" in task.prompt and "MAX_WORDS = 3" in task.prompt and "LIMIT = MAX_WORDS" in task.prompt
+    assert "import re" in task.prompt  # the helper's own third-party/stdlib import stays an import
+    assert not [ln for ln in task.prompt.splitlines() if "import" in ln and ("ilib" in ln or "from ." in ln)]
+    assert task.prompt.index("_SPACES = re.compile") < task.prompt.index("def squash") < task.prompt.index("def headline")
+    assert task.metadata["inlined"] == ["ilib.data.limits.MAX_WORDS", "ilib.text._SPACES", "ilib.text.squash"]
+    assert "candidate('one')" in task.test
+    # a module imported as a module is not inlined: today's behaviour, a validation reject
+    assert rejects["ci/ilib.core.shout"].reason == "validation_failed"
+
+
+def test_inlining_dedups_orders_and_caps(tmp_path, monkeypatch):
+    from curation import _cst_inline
+
+    _write(tmp_path, {
+        "p/__init__.py": "from .a import twice\n",
+        "p/a.py": "from p.b import BASE\n\n\ndef twice(x):\n    return 2 * x + BASE\n",
+        "p/b.py": "BASE = 1\nUNUSED = 2\n",
+        "p/c.py": "def f(x):\n    return twice(x) + BASE\n",
+    })
+    context = "from p import twice\nfrom p.b import BASE\n"
+    out = _cst_inline.inline_project_imports(context, "p.c", str(tmp_path / "p" / "c.py"), ("BASE", "twice"))
+    assert out.context == "BASE = 1\n\n\ndef twice(x):\n    return 2 * x + BASE\n"  # once each, BASE first
+    assert out.names == ("p.b.BASE", "p.a.twice")
+    missing = _cst_inline.inline_project_imports("from p.a import nothing\n", "p.c", str(tmp_path / "p" / "c.py"))
+    assert missing.context == "from p.a import nothing\n" and not missing.reason  # left for validation to reject
+    monkeypatch.setattr(_cst_inline, "MAX_INLINE_CHARS", 10)
+    big = _cst_inline.inline_project_imports(context, "p.c", str(tmp_path / "p" / "c.py"))
+    assert big.reason == "context_too_large"

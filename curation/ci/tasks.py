@@ -82,6 +82,12 @@ def absolute_imports(context: str, module: str, is_package: bool) -> str:
     return _RELATIVE_IMPORT.sub(fix, context)
 
 
+def _is_stdlib(filename: str) -> bool:
+    from curation.ci.stdlib import stdlib_dir
+
+    return Path(filename).is_relative_to(stdlib_dir())
+
+
 def _header(info) -> str:
     decorators = [d if d.startswith("@") else f"@{d}" for d in (info.decorators or ())]
     signature = info.signature.strip("\n")
@@ -105,7 +111,16 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
         return Reject(task_id, STAGE, "method", f"{info.qualname} belongs to class {info.class_name}")
     if config.require_docstring and not (info.docstring or "").strip():
         return Reject(task_id, STAGE, "no_docstring", info.qualname)
-    context = absolute_imports(info.context or "", item["module"], Path(item["filename"]).name == "__init__.py")
+    context = info.context or ""
+    inlined = None
+    if not _is_stdlib(item["filename"]):  # the sandbox has the stdlib, not the project: inline its own imports
+        from curation._cst_inline import inline_project_imports
+
+        inlined = inline_project_imports(context, item["module"], item["filename"], info.referenced_names)
+        if inlined.reason:
+            return Reject(task_id, STAGE, inlined.reason, inlined.detail)
+        context = inlined.context
+    context = absolute_imports(context, item["module"], Path(item["filename"]).name == "__init__.py")
     own = imports_own_module(context, item["module"])
     if own:
         return Reject(task_id, STAGE, "imports_own_module", own)
@@ -131,7 +146,8 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
         body=body,
         context=context,
         metadata={"n_tests": len(calls), "n_raises": sum(1 for c in calls if c.raises),
-                  "call_drops": item["drops"], "traced_by": item.get("traced_by", [])},
+                  "call_drops": item["drops"], "traced_by": item.get("traced_by", []),
+                  **({"inlined": list(inlined.names)} if inlined and inlined.names else {})},
         calls=[c.to_dict() for c in calls],
     )
     from curation.ci.exprs import utf8

@@ -1,0 +1,341 @@
+"""Inline a project's own imports into a function's context, so the task runs without the project installed.
+
+A traced function's context (curation.extract) keeps imports such as `from stdnum.util import clean`;
+the sandbox has no `stdnum`, so the task is not self-contained. Here each such name is replaced by its
+definition, taken from the other module's file with the same scoping machinery (`ModuleScope`), and
+what that definition needs in turn: imports of other packages stay imports, imports of the project are
+inlined again. Definitions are deduplicated and emitted dependencies first. Anything that cannot be
+resolved (a module imported as a module, `import pkg.x`, two different definitions under one name)
+leaves the context as it was, so validation rejects the task as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from curation._cst_context import BUILTIN_NAMES, MODULE_DUNDERS, ModuleScope, _bound_names
+
+MAX_INLINE_DEPTH = int(os.environ.get("CODEXSD_INLINE_MAX_DEPTH", 8))  # import hops followed from the task's module
+MAX_INLINE_CHARS = int(os.environ.get("CODEXSD_INLINE_MAX_CHARS", 8000))  # inlined source, beyond that: too large
+
+
+@dataclass(frozen=True)
+class Inlined:
+    """The context with project imports inlined; `reason` is "" or why the task cannot be built."""
+
+    context: str
+    names: tuple[str, ...] = ()  # "pkg.mod.name" of each inlined definition, in the order emitted
+    reason: str = ""
+    detail: str = ""
+
+
+class _Unresolved(Exception):
+    pass
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _package_of(module: str, is_package: bool) -> str:
+    return module if is_package else module.rpartition(".")[0]
+
+
+def _absolute(node: ast.ImportFrom, package: str) -> str | None:
+    """The absolute module an ImportFrom names, or None above the top package."""
+    if not node.level:
+        return node.module or ""
+    parts = package.split(".") if package else []
+    if node.level - 1 > len(parts) or (node.level - 1 == len(parts)):
+        return None
+    base = ".".join(parts[: len(parts) - (node.level - 1)])
+    return f"{base}.{node.module}" if node.module else base
+
+
+def _import_keys(stmt: ast.stmt, package: str) -> dict[str, str]:
+    """What each name an import binds refers to ("module.name"), so equal imports from two modules agree."""
+    keys: dict[str, str] = {}
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                keys[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, package) or "?"
+            for a in node.names:
+                keys[a.asname or a.name] = f"{base}.{a.name}"
+    return keys
+
+
+def _unit_text(lines: list[str], node: ast.stmt) -> str:
+    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])
+    return "".join(lines[first - 1 : node.end_lineno]).rstrip("\n")
+
+
+def _exported(scope: ModuleScope, name: str) -> bool:
+    """Whether `from module import *` binds `name` (its `__all__` if a literal list, else public names)."""
+    for stmt in scope.statements:
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in stmt.targets):
+            try:
+                return name in ast.literal_eval(stmt.value)
+            except ValueError:
+                break
+    return not name.startswith("_")
+
+
+class _Project:
+    """The files of one top-level package, found from one module's file, and the inlining walk over them."""
+
+    def __init__(self, module: str, filename: str) -> None:
+        path = Path(filename)
+        parts = module.split(".")
+        depth = len(parts) if path.name == "__init__.py" else len(parts) - 1
+        self.root = path.parents[depth] if depth < len(path.parents) else path.parent
+        self.top = parts[0]
+        self.own = module
+        self._scopes: dict[str, tuple[ModuleScope, bool] | None] = {}
+        self.emitted: dict[str, str] = {}  # source of each inlined statement -> its module, in emission order
+        self.names: list[str] = []
+        self.imports: dict[str, None] = {}  # external import statements, as text
+        self.futures: dict[str, None] = {}
+        self.aliases: list[str] = []
+        self.bound: dict[str, str] = {}  # name -> what binds it (two different things under one name: give up)
+        self.size = 0
+        self._requested: set[tuple[str, str]] = set()
+
+    def is_project(self, module: str | None) -> bool:
+        return bool(module) and module.split(".")[0] == self.top and module != self.own
+
+    def scope(self, module: str) -> tuple[ModuleScope, bool] | None:
+        """The module's scope and whether it is a package, or None if it has no readable file."""
+        if module not in self._scopes:
+            from curation import extract
+
+            base = self.root.joinpath(*module.split("."))
+            found = None
+            for path, is_package in ((base.with_suffix(".py"), False), (base / "__init__.py", True)):
+                if path.is_file():
+                    try:
+                        text = extract.decode_source(path.read_bytes())
+                        tree, table, cst_module = extract._parse(text, str(path))
+                        found = (ModuleScope(tree, table, cst_module, text), is_package)
+                    except (OSError, extract.ExtractError, ValueError, RecursionError):
+                        found = None
+                    break
+            self._scopes[module] = found
+        return self._scopes[module]
+
+    def bind(self, name: str, what: str) -> None:
+        if self.bound.setdefault(name, what) != what:
+            raise _Unresolved(f"{name} bound twice ({self.bound[name]} and {what})")
+
+    def request(self, module: str, name: str, depth: int) -> None:
+        """Emit the definition of `name` from `module` after everything it needs."""
+        if (module, name) in self._requested:
+            return
+        self._requested.add((module, name))
+        if depth > MAX_INLINE_DEPTH:
+            raise _TooLarge(f"imports nested deeper than {MAX_INLINE_DEPTH} (CODEXSD_INLINE_MAX_DEPTH)")
+        found = self.scope(module)
+        if found is None:
+            raise _Unresolved(f"no file for {module}")
+        scope, is_package = found
+        package = _package_of(module, is_package)
+        if name not in scope.bindings:
+            if self._from_stars(scope, package, {name}, depth):
+                return
+            raise _Unresolved(f"{module} does not bind {name}")
+        wanted, unresolved = _walk(scope, name)
+        self._from_stars(scope, package, unresolved, depth)
+        units = []
+        for index in sorted(wanted):
+            stmt = scope.statements[index]
+            if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+                self.futures.setdefault(scope.source(index))
+            elif isinstance(stmt, ast.ImportFrom) and self.is_project(_absolute(stmt, package)):
+                target = _absolute(stmt, package)
+                for alias in stmt.names:
+                    bound = alias.asname or alias.name
+                    if alias.name == "*" or bound not in wanted[index]:
+                        continue
+                    self.request(target, alias.name, depth + 1)
+                    if bound != alias.name:
+                        self.alias(bound, alias.name, f"{target}.{alias.name}")
+            elif isinstance(stmt, ast.ImportFrom) and stmt.level or (isinstance(stmt, ast.ImportFrom) and stmt.module == self.own):
+                raise _Unresolved(f"{module}: {scope.source(index)}")
+            elif scope.is_import(index):
+                if self._imports_project(stmt, package):
+                    raise _Unresolved(f"{module}: {scope.source(index).splitlines()[0]}")
+                keys = _import_keys(stmt, package)
+                for bound in wanted[index]:
+                    self.bind(bound, keys.get(bound, scope.source(index)))
+                if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                    self.imports.setdefault(scope.import_source(index, wanted[index]))
+                else:  # try/if blocks (`if TYPE_CHECKING: ...`) keep their place among the definitions
+                    units.append(index)
+            else:
+                units.append(index)
+        for index in units:
+            text = scope.source(index)
+            if text in self.emitted:
+                continue
+            if not scope.is_import(index):
+                for bound in scope.binders[index]:
+                    self.bind(bound, text)
+            self.size += len(text)
+            if self.size > MAX_INLINE_CHARS:
+                raise _TooLarge(f"inlined definitions exceed {MAX_INLINE_CHARS} chars (CODEXSD_INLINE_MAX_CHARS)")
+            self.emitted[text] = module
+            self.names.extend(f"{module}.{n}" for n in scope.binders[index] if n in wanted[index])
+        if wanted:
+            for index in scope.future_imports:
+                self.futures.setdefault(scope.source(index))
+
+    def alias(self, bound: str, name: str, origin: str) -> None:
+        line = f"{bound} = {name}"
+        self.bind(bound, f"alias {origin}")
+        if line not in self.aliases:
+            self.aliases.append(line)
+
+    def _from_stars(self, scope: ModuleScope, package: str, names: set[str], depth: int) -> bool:
+        """Request `names` from the project modules `scope` star-imports; True if all were found."""
+        missing = set(names)
+        for index in reversed(scope.star_imports):  # the last star import wins
+            stmt = scope.statements[index]
+            target = _absolute(stmt, package)
+            if not self.is_project(target):
+                continue
+            found = self.scope(target)
+            if found is None:
+                continue
+            for name in sorted(missing):
+                if name in found[0].bindings and _exported(found[0], name):
+                    self.request(target, name, depth + 1)
+                    missing.discard(name)
+        return not missing
+
+    def _imports_project(self, stmt: ast.stmt, package: str) -> bool:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.ImportFrom) and (node.level or self.is_project(node.module) or node.module == self.own):
+                return True
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == self.top for a in node.names):
+                return True
+        return False
+
+
+def _walk(scope: ModuleScope, name: str) -> tuple[dict[int, set[str]], set[str]]:
+    """The module statements `name` needs, transitively (statement -> names it provides), and the names none binds."""
+    wanted: dict[int, set[str]] = {}
+    unresolved: set[str] = set()
+    seen: set[str] = set()
+    queue = [name]
+    while queue:
+        current = queue.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        where = scope.bindings.get(current)
+        if not where:
+            if current not in BUILTIN_NAMES and current not in MODULE_DUNDERS:
+                unresolved.add(current)
+            continue
+        for index in where:
+            if index not in wanted:
+                wanted[index] = set()
+                queue.extend(scope.statement_needs(index))
+            wanted[index].add(current)
+    return wanted, unresolved
+
+
+def inline_project_imports(context: str, module: str, filename: str, needs: tuple[str, ...] = ()) -> Inlined:
+    """`context` (of a function of `module`, in `filename`) with imports of the project's other modules inlined.
+
+    `needs` are the module-level names the function itself reads (to resolve `from pkg.x import *`).
+    """
+    if "import" not in context:
+        return Inlined(context)
+    try:
+        tree = ast.parse(context)
+    except SyntaxError:
+        return Inlined(context)
+    project = _Project(module, filename)
+    package = _package_of(module, Path(filename).name == "__init__.py")
+    lines = context.splitlines(keepends=True)
+    head: list[ast.stmt] = []
+    rest: list[ast.stmt] = []
+    for stmt in tree.body:
+        (head if isinstance(stmt, (ast.Import, ast.ImportFrom)) else rest).append(stmt)
+    touched = [s for s in head if isinstance(s, ast.ImportFrom) and s.module != "__future__"
+               and (s.level or project.is_project(s.module))]
+    if not touched:
+        return Inlined(context)
+    try:
+        for stmt in rest:
+            keys = _import_keys(stmt, package) if isinstance(stmt, (ast.Try, ast.If)) else {}
+            for bound in _bound_names(stmt):
+                project.bind(bound, keys.get(bound, _unit_text(lines, stmt)))
+        kept: list[str] = []
+        for stmt in head:
+            if stmt not in touched:
+                kept.append(_unit_text(lines, stmt))
+                for bound, key in _import_keys(stmt, package).items():
+                    project.bind(bound, key)
+        stars: list[str] = []
+        for stmt in touched:
+            target = _absolute(stmt, package)
+            if not project.is_project(target):
+                raise _Unresolved(f"{_unit_text(lines, stmt)}: not a module of the project")
+            for alias in stmt.names:
+                if alias.name == "*":
+                    stars.append(target)
+                    continue
+                project.request(target, alias.name, 1)
+                if alias.asname and alias.asname != alias.name:
+                    project.alias(alias.asname, alias.name, f"{target}.{alias.name}")
+        if stars:
+            loaded = set(needs)
+            for stmt in rest:
+                loaded |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            missing = {n for n in loaded if n not in project.bound and n not in BUILTIN_NAMES and n not in MODULE_DUNDERS}
+            for target in reversed(stars):
+                found = project.scope(target)
+                if found is None:
+                    raise _Unresolved(f"no file for {target}")
+                for name in sorted(missing):
+                    if name in found[0].bindings and _exported(found[0], name):
+                        project.request(target, name, 1)
+                        missing.discard(name)
+            if missing:
+                raise _Unresolved(f"{', '.join(sorted(missing))} not found in {', '.join(stars)}")
+    except _Unresolved:
+        return Inlined(context)
+    except _TooLarge as exc:
+        return Inlined(context, reason="context_too_large", detail=str(exc))
+    return Inlined(_render(project, kept, rest, lines), tuple(project.names))
+
+
+def _render(project: _Project, kept: list[str], rest: list[ast.stmt], lines: list[str]) -> str:
+    own = {_unit_text(lines, stmt) for stmt in rest}
+    futures = [t for t in project.futures if t not in kept]
+    kept_futures = [t for t in kept if t.startswith("from __future__")]
+    others = [t for t in kept if not t.startswith("from __future__")]
+    imports = list(dict.fromkeys(kept_futures + futures + others + [t for t in project.imports if t not in kept]))
+    blocks: list[str] = []
+    if imports:
+        blocks.append("\n".join(imports))
+    blocks += [t for t in project.emitted if t not in own]
+    if project.aliases:
+        blocks.append("\n".join(project.aliases))
+    text = ""
+    previous_simple = False
+    for stmt in rest:  # the task's own helpers, spaced as curation.extract spaces them
+        simple = not hasattr(stmt, "body")
+        if text:
+            text += "\n" if simple and previous_simple else "\n\n\n"
+        text += _unit_text(lines, stmt)
+        previous_simple = simple
+    if text:
+        blocks.append(text)
+    return "\n\n\n".join(blocks) + "\n"
