@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import os
+import symtable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,8 @@ class _Project:
         self.bound: dict[str, str] = {}  # name -> what binds it (two different things under one name: give up)
         self.size = 0
         self._requested: set[tuple[str, str]] = set()
+        # ModuleScope caches per symbol table by id(); symtable's own memo is weak, so keep every table alive
+        self._tables: list[list] = []
 
     def is_project(self, module: str | None) -> bool:
         return bool(module) and module.split(".")[0] == self.top and module != self.own
@@ -121,6 +124,7 @@ class _Project:
                         text = extract.decode_source(path.read_bytes())
                         tree, table, cst_module = extract._parse(text, str(path))
                         found = (ModuleScope(tree, table, cst_module, text), is_package)
+                        self._tables.append(_every_table(table))
                     except (OSError, extract.ExtractError, ValueError, RecursionError):
                         found = None
                     break
@@ -225,6 +229,21 @@ class _Project:
         return False
 
 
+def _globals_read(table) -> set[str]:
+    """Module-level names read anywhere in a module (its own scope and every function/class scope in it)."""
+    names = {s.get_name() for s in table.get_symbols() if s.is_referenced() and (s.is_global() or table.get_type() == "module")}
+    for child in table.get_children():
+        names |= _globals_read(child)
+    return names
+
+
+def _every_table(table) -> list:
+    out = [table]
+    for child in table.get_children():
+        out += _every_table(child)
+    return out
+
+
 def _walk(scope: ModuleScope, name: str) -> tuple[dict[int, set[str]], set[str]]:
     """The module statements `name` needs, transitively (statement -> names it provides), and the names none binds."""
     wanted: dict[int, set[str]] = {}
@@ -295,9 +314,7 @@ def inline_project_imports(context: str, module: str, filename: str, needs: tupl
                 if alias.asname and alias.asname != alias.name:
                     project.alias(alias.asname, alias.name, f"{target}.{alias.name}")
         if stars:
-            loaded = set(needs)
-            for stmt in rest:
-                loaded |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            loaded = set(needs) | _globals_read(symtable.symtable(context, "<context>", "exec"))
             missing = {n for n in loaded if n not in project.bound and n not in BUILTIN_NAMES and n not in MODULE_DUNDERS}
             for target in reversed(stars):
                 found = project.scope(target)
@@ -309,15 +326,14 @@ def inline_project_imports(context: str, module: str, filename: str, needs: tupl
                         missing.discard(name)
             if missing:
                 raise _Unresolved(f"{', '.join(sorted(missing))} not found in {', '.join(stars)}")
-    except _Unresolved:
-        return Inlined(context)
+    except _Unresolved as exc:
+        return Inlined(context, detail=str(exc))
     except _TooLarge as exc:
         return Inlined(context, reason="context_too_large", detail=str(exc))
     return Inlined(_render(project, kept, rest, lines), tuple(project.names))
 
 
 def _render(project: _Project, kept: list[str], rest: list[ast.stmt], lines: list[str]) -> str:
-    own = {_unit_text(lines, stmt) for stmt in rest}
     futures = [t for t in project.futures if t not in kept]
     kept_futures = [t for t in kept if t.startswith("from __future__")]
     others = [t for t in kept if not t.startswith("from __future__")]
@@ -325,12 +341,14 @@ def _render(project: _Project, kept: list[str], rest: list[ast.stmt], lines: lis
     blocks: list[str] = []
     if imports:
         blocks.append("\n".join(imports))
-    blocks += [t for t in project.emitted if t not in own]
+    blocks += list(project.emitted)
     if project.aliases:
         blocks.append("\n".join(project.aliases))
     text = ""
     previous_simple = False
-    for stmt in rest:  # the task's own helpers, spaced as curation.extract spaces them
+    for stmt in rest:  # the task's own helpers, spaced as curation.extract spaces them, less those inlined above
+        if _unit_text(lines, stmt) in project.emitted:
+            continue
         simple = not hasattr(stmt, "body")
         if text:
             text += "\n" if simple and previous_simple else "\n\n\n"
