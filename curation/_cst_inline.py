@@ -102,7 +102,7 @@ class _Project:
         self.imports: dict[str, None] = {}  # external import statements, as text
         self.futures: dict[str, None] = {}
         self.aliases: list[str] = []
-        self.bound: dict[str, str] = {}  # name -> what binds it (two different things under one name: give up)
+        self.bound: dict[str, tuple[str, str]] = {}  # name -> (what binds it, its source)
         self.size = 0
         self._requested: set[tuple[str, str]] = set()
         # ModuleScope caches per symbol table by id(); symtable's own memo is weak, so keep every table alive
@@ -131,9 +131,11 @@ class _Project:
             self._scopes[module] = found
         return self._scopes[module]
 
-    def bind(self, name: str, what: str) -> None:
-        if self.bound.setdefault(name, what) != what:
-            raise _Unresolved(f"{name} bound twice ({self.bound[name]} and {what})")
+    def bind(self, name: str, what: str, text: str = "") -> None:
+        """Record what binds `name`; two different things under one name (not the same source twice) give up."""
+        first, first_text = self.bound.setdefault(name, (what, text or what))
+        if first != what and first_text != (text or what):
+            raise _Unresolved(f"{name} bound twice ({first[:80]} and {what[:80]})")
 
     def request(self, module: str, name: str, depth: int) -> None:
         """Emit the definition of `name` from `module` after everything it needs."""
@@ -187,7 +189,7 @@ class _Project:
                 continue
             if not scope.is_import(index):
                 for bound in scope.binders[index]:
-                    self.bind(bound, text)
+                    self.bind(bound, f"{module}.{bound}", text)  # overloads and redefinitions in one module agree
             self.size += len(text)
             if self.size > MAX_INLINE_CHARS:
                 raise _TooLarge(f"inlined definitions exceed {MAX_INLINE_CHARS} chars (CODEXSD_INLINE_MAX_CHARS)")
@@ -294,7 +296,7 @@ def inline_project_imports(context: str, module: str, filename: str, needs: tupl
         for stmt in rest:
             keys = _import_keys(stmt, package) if isinstance(stmt, (ast.Try, ast.If)) else {}
             for bound in _bound_names(stmt):
-                project.bind(bound, keys.get(bound, _unit_text(lines, stmt)))
+                project.bind(bound, keys.get(bound, f"{module}.{bound}"), _unit_text(lines, stmt))
         kept: list[str] = []
         for stmt in head:
             if stmt not in touched:
