@@ -332,7 +332,7 @@ def inline_project_imports(context: str, module: str, filename: str, needs: tupl
         return Inlined(context, detail=str(exc))
     except _TooLarge as exc:
         return Inlined(context, reason="context_too_large", detail=str(exc))
-    return Inlined(_render(project, kept, rest, lines), tuple(project.names))
+    return Inlined(_render(project, kept, rest, lines), tuple(dict.fromkeys(project.names)))
 
 
 def _render(project: _Project, kept: list[str], rest: list[ast.stmt], lines: list[str]) -> str:

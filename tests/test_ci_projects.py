@@ -387,6 +387,27 @@ def test_inlining_dedups_orders_and_caps(tmp_path, monkeypatch):
     out = _cst_inline.inline_project_imports(context, "p.c", str(tmp_path / "p" / "c.py"), ("BASE", "twice"))
     assert out.context == "BASE = 1\n\n\ndef twice(x):\n    return 2 * x + BASE\n"  # once each, BASE first
     assert out.names == ("p.b.BASE", "p.a.twice")
+    _write(tmp_path, {"p/d.py": """
+        from typing import overload
+
+        TYPE_CHECKING = False
+
+
+        @overload
+        def same(x: int) -> int: ...
+        @overload
+        def same(x: str) -> str: ...
+        def same(x):
+            return x if TYPE_CHECKING else x
+        """})
+    context = "from p.d import same\n\nTYPE_CHECKING = False\n"  # the task's own module has the same flag
+    out = _cst_inline.inline_project_imports(context, "p.c", str(tmp_path / "p" / "c.py"))
+    assert out.context.startswith("from typing import overload\n\n\nTYPE_CHECKING = False\n")
+    assert out.context.count("TYPE_CHECKING = False") == 1 and out.context.count("def same(") == 3
+    assert out.names == ("p.d.TYPE_CHECKING", "p.d.same")
+    namespace: dict = {}
+    exec(out.context, namespace)  # definitions come before their users
+    assert namespace["same"]("x") == "x"
     missing = _cst_inline.inline_project_imports("from p.a import nothing\n", "p.c", str(tmp_path / "p" / "c.py"))
     assert missing.context == "from p.a import nothing\n" and not missing.reason  # left for validation to reject
     monkeypatch.setattr(_cst_inline, "MAX_INLINE_CHARS", 10)
