@@ -101,7 +101,6 @@ class _Project:
         self.names: list[str] = []
         self.imports: dict[str, None] = {}  # external import statements, as text
         self.futures: dict[str, None] = {}
-        self.aliases: list[str] = []
         self.bound: dict[str, tuple[str, str]] = {}  # name -> (what binds it, its source)
         self.size = 0
         self._requested: set[tuple[str, str]] = set()
@@ -200,10 +199,8 @@ class _Project:
                 self.futures.setdefault(scope.source(index))
 
     def alias(self, bound: str, name: str, origin: str) -> None:
-        line = f"{bound} = {name}"
         self.bind(bound, f"alias {origin}")
-        if line not in self.aliases:
-            self.aliases.append(line)
+        self.emitted.setdefault(f"{bound} = {name}", "alias")  # right after its target, before its users
 
     def _from_stars(self, scope: ModuleScope, package: str, names: set[str], depth: int) -> bool:
         """Request `names` from the project modules `scope` star-imports; True if all were found."""
@@ -344,8 +341,6 @@ def _render(project: _Project, kept: list[str], rest: list[ast.stmt], lines: lis
     if imports:
         blocks.append("\n".join(imports))
     blocks += list(project.emitted)
-    if project.aliases:
-        blocks.append("\n".join(project.aliases))
     text = ""
     previous_simple = False
     for stmt in rest:  # the task's own helpers, spaced as curation.extract spaces them, less those inlined above
