@@ -20,7 +20,8 @@ from pathlib import Path
 from curation._cst_context import BUILTIN_NAMES, MODULE_DUNDERS, ModuleScope, _bound_names
 
 MAX_INLINE_DEPTH = int(os.environ.get("CODEXSD_INLINE_MAX_DEPTH", 8))  # import hops followed from the task's module
-MAX_INLINE_CHARS = int(os.environ.get("CODEXSD_INLINE_MAX_CHARS", 8000))  # inlined source, beyond that: too large
+# a prompt with inlined definitions may be this long at most (the pipeline's default max_prompt_chars)
+MAX_INLINE_CHARS = int(os.environ.get("CODEXSD_INLINE_MAX_CHARS", 8000))
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class Inlined:
     names: tuple[str, ...] = ()  # "pkg.mod.name" of each inlined definition, in the order emitted
     reason: str = ""
     detail: str = ""
+
+    @property
+    def max_chars(self) -> int:
+        return MAX_INLINE_CHARS
 
 
 class _Unresolved(Exception):

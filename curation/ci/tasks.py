@@ -127,6 +127,9 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
     header = _header(info)
     docblock = _docstring_block(info)
     prompt = (context.rstrip("\n") + "\n\n\n" if context.strip() else "") + header + "\n" + docblock
+    if inlined and inlined.names and len(prompt) > inlined.max_chars:  # what inlining added made it too long
+        return Reject(task_id, STAGE, "context_too_large", f"prompt of {len(prompt)} chars with "
+                      f"{len(inlined.names)} inlined definitions > {inlined.max_chars} (CODEXSD_INLINE_MAX_CHARS)")
     body = info.body if info.body.endswith("\n") else info.body + "\n"
     from filters.sandbox.calls import render_check
 
