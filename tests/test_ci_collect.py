@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import textwrap
-from pathlib import Path
 
 import pytest
 
 from codexsd.record import Problem
 from codexsd.stage import read_artifact, read_rejects
 from curation.ci import CIConfig, collect_ci
+from ci_testing import sandbox, write_tree  # noqa: F401 (sandbox is a fixture)
 from curation.ci.project import find_test_command, split_jobs, command_argv
 
 CORE = '''
@@ -104,21 +103,6 @@ class CoreTest(unittest.TestCase):
 '''
 
 
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    from filters.sandbox import get_sandbox
-
-    sb = get_sandbox("local")
-    yield sb
-    sb.close()
 
 
 def test_finding_the_test_command(tmp_path):
@@ -126,7 +110,7 @@ def test_finding_the_test_command(tmp_path):
     assert command_argv("coverage run -m pytest -x") == ["-m", "pytest", "-x"]
     assert command_argv("python -m unittest discover -s tests") == ["-m", "unittest", "discover", "-s", "tests"]
     assert command_argv("flake8 calc") is None
-    _write(tmp_path, {"tox.ini": "[tox]\nenvlist = py\n[testenv]\ndeps = pytest\ncommands =\n    pytest {posargs} tests\n",
+    write_tree(tmp_path, {"tox.ini": "[tox]\nenvlist = py\n[testenv]\ndeps = pytest\ncommands =\n    pytest {posargs} tests\n",
                       "tests/test_a.py": "", "tests/test_b.py": "", "tests/conftest.py": "", "calc/x.py": ""})
     argv, where = find_test_command(tmp_path)
     assert (argv, where) == (["-m", "pytest", "tests"], "tox")
@@ -138,7 +122,7 @@ def test_finding_the_test_command(tmp_path):
 
 
 def test_collect_small_project(tmp_path, sandbox):
-    proj = _write(tmp_path / "calc-project", {
+    proj = write_tree(tmp_path / "calc-project", {
         "tox.ini": "[testenv]\ncommands = python -m unittest discover -s tests\n",
         "calc/__init__.py": "", "calc/core.py": CORE, "calc/helpers.py": HELPERS,
         "tests/test_core.py": TEST_CORE,
@@ -150,7 +134,7 @@ def test_collect_small_project(tmp_path, sandbox):
     subprocess.run(["git", "-C", str(proj), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x",
                     "--allow-empty"], check=True)
     revision = subprocess.run(["git", "-C", str(proj), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    crashing = _write(tmp_path / "crashing", {"lib.py": "def f(x):\n    return x\n",
+    crashing = write_tree(tmp_path / "crashing", {"lib.py": "def f(x):\n    return x\n",
                                               "test_lib.py": "import os, lib\n\nlib.f(1)\nos.abort()\n"})
     config = CIConfig(install=False, per_module_timeout=15.0, project_timeout=300.0)
     out = tmp_path / "out"
@@ -161,7 +145,7 @@ def test_collect_small_project(tmp_path, sandbox):
     assert stats.items_in == stats.kept + stats.rejected == len(problems) + len(rejects)
 
     assert set(problems) == {"ci/calc.core.slugify", "ci/calc.core.count_vowels", "ci/calc.core._clean",
-                             "ci/calc.helpers.double", "ci/calc.core.append_twice"}
+                             "ci/calc.helpers.double", "ci/calc.core.append_twice", "ci/calc.core.quadruple"}
     slug = problems["ci/calc.core.slugify"]
     assert slug.entry_point == "slugify" and slug.source == "ci"
     assert "SEPARATOR = " in slug.prompt and "def _clean(word):" in slug.prompt  # self-contained
@@ -181,8 +165,9 @@ def test_collect_small_project(tmp_path, sandbox):
     assert rejects["ci/calc.core.from_env"].reason == "no_kept_calls"  # hidden state: env set by the test
     assert rejects["ci/calc.core.notify"].reason == "returns_only_none"
     assert rejects["ci/calc.core.make_point"].reason == "no_kept_calls"
-    quad = rejects["ci/calc.core.quadruple"]  # needs its package's other module, which the sandbox lacks
-    assert quad.reason == "validation_failed" and "No module named 'calc'" in quad.detail
+    quad = problems["ci/calc.core.quadruple"]  # its package's other module is inlined: the sandbox lacks `calc`
+    assert "def double(" in quad.prompt and "from .helpers" not in quad.prompt and "calc" not in quad.context
+    assert quad.metadata["inlined"]
     assert rejects[f"ci/project:{tmp_path / 'no-such-project'}"].reason == "fetch_failed"
     assert rejects[f"ci/project:{crashing}"].reason == "tests_crashed"
     assert not any("Point" in k for k in list(problems) + list(rejects))  # methods needing self are not traced
@@ -217,7 +202,7 @@ def test_collect_small_project(tmp_path, sandbox):
 
 
 def test_uninstallable_project_is_a_reject(tmp_path, sandbox):
-    bad = _write(tmp_path / "bad", {
+    bad = write_tree(tmp_path / "bad", {
         "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "no_such_backend_xyz"\n'
                           '[project]\nname = "bad"\nversion = "0.1"\n',
         "bad.py": "def f(x):\n    return x\n", "test_bad.py": "import bad\n\ndef test_f():\n    assert bad.f(1) == 1\n"})

@@ -5,33 +5,16 @@ values beyond literals (dates, Decimals, sets), generators, exceptions and mutat
 from __future__ import annotations
 
 import json
-import textwrap
-from pathlib import Path
-
 import pytest
 
 from codexsd.record import Problem
 from codexsd.stage import read_artifact, read_rejects
 from curation.ci import CIConfig, collect_ci
 from curation.ci.collect import read_projects_file
+from ci_testing import sandbox, write_tree  # noqa: F401 (sandbox is a fixture)
 from curation.ci.project import _requested_dist, _tox_section, find_test_command, split_jobs
 
 
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    from filters.sandbox import get_sandbox
-
-    sb = get_sandbox("local")
-    yield sb
-    sb.close()
 
 
 def _collect(projects, out, sandbox, **settings):
@@ -61,11 +44,11 @@ commands =
 
 
 def test_tox_with_backslashes_and_posargs_falls_back_instead_of_crashing(tmp_path):
-    _write(tmp_path, {"tox.ini": TOX_ODD, "tests/test_a.py": "", "pkg/__init__.py": ""})
+    write_tree(tmp_path, {"tox.ini": TOX_ODD, "tests/test_a.py": "", "pkg/__init__.py": ""})
     argv, where = find_test_command(tmp_path)
     assert (argv, where) == (["-m", "pytest", "-q"], "tox")  # the continued line, joined; {posargs} dropped
     assert _tox_section(tmp_path)[1] == ["pytest", "text-unidecode"]  # comments and factor prefixes dropped
-    _write(tmp_path, {"tox.ini": "[testenv]\ncommands = pytest 'unterminated {posargs}\n"})
+    write_tree(tmp_path, {"tox.ini": "[testenv]\ncommands = pytest 'unterminated {posargs}\n"})
     assert find_test_command(tmp_path)[0] == ["-m", "pytest"]  # logged, then the default
 
 
@@ -79,7 +62,7 @@ def test_tox_with_backslashes_and_posargs_falls_back_instead_of_crashing(tmp_pat
     ({"noxfile.py": "def broken(:\n"}, (["-m", "pytest"], "default (pytest; it runs unittest TestCases too)")),
 ])
 def test_test_command_from_nox_makefile_and_tox_toml(tmp_path, files, found):
-    _write(tmp_path, {"tests/test_x.py": "", **files})
+    write_tree(tmp_path, {"tests/test_x.py": "", **files})
     assert find_test_command(tmp_path) == found
 
 
@@ -109,7 +92,7 @@ UNITTEST_PKG = {
 
 
 def test_unittest_only_package_with_tests_py(tmp_path, sandbox):
-    proj = _write(tmp_path / "ulib-project", UNITTEST_PKG)
+    proj = write_tree(tmp_path / "ulib-project", UNITTEST_PKG)
     argv, where = find_test_command(proj)
     assert argv == ["-m", "pytest"]  # tests.py is named on pytest's command line (else: exit 5, no tests ran)
     assert [j.target[-1] for j in split_jobs(proj, argv)] == ["ulib/tests.py"]
@@ -162,7 +145,7 @@ SRC_PKG = {
 
 
 def test_src_layout_tests_importing_the_installed_copy_with_a_pytest_plugin(tmp_path, sandbox):
-    proj = _write(tmp_path / "srcpkg", SRC_PKG)
+    proj = write_tree(tmp_path / "srcpkg", SRC_PKG)
     problems, rejects = _collect([proj], tmp_path / "out", sandbox, install_timeout=300.0)
     report = json.loads((tmp_path / "out" / "projects.json").read_text())[0]
     assert report["module_status"] == {"passed": 1}, report
@@ -250,7 +233,7 @@ VALUES_PKG = {
 
 
 def test_dates_decimals_sets_generators_raises_and_mutation(tmp_path, sandbox):
-    proj = _write(tmp_path / "vlib-project", VALUES_PKG)
+    proj = write_tree(tmp_path / "vlib-project", VALUES_PKG)
     problems, rejects = _collect([proj], tmp_path / "out", sandbox, install=False)
     assert set(problems) == {f"ci/vlib.core.{n}" for n in
                              ("add_days", "total", "common", "countdown", "parse_age", "push_sorted")}, rejects
@@ -288,8 +271,8 @@ def test_projects_file(tmp_path):
 def test_a_surprise_in_one_project_is_its_reject_and_the_others_finish(tmp_path, sandbox, monkeypatch):
     from curation.ci import project
 
-    good = _write(tmp_path / "good", VALUES_PKG)
-    bad = _write(tmp_path / "bad", {"x.py": "def f(a):\n    return a\n"})
+    good = write_tree(tmp_path / "good", VALUES_PKG)
+    bad = write_tree(tmp_path / "bad", {"x.py": "def f(a):\n    return a\n"})
     real = project.project_target
 
     def explode(proj, work, config):
@@ -361,7 +344,7 @@ INLINE_PKG = {
 
 
 def test_project_imports_are_inlined_so_the_task_runs_without_the_project(tmp_path, sandbox):
-    proj = _write(tmp_path / "ilib-project", INLINE_PKG)
+    proj = write_tree(tmp_path / "ilib-project", INLINE_PKG)
     problems, rejects = _collect([proj], tmp_path / "out", sandbox, install=False)
     task = problems["ci/ilib.core.headline"]  # validated in a sandbox where `ilib` cannot be imported
     assert "def squash(text):" in task.prompt and "MAX_WORDS = 3" in task.prompt and "LIMIT = MAX_WORDS" in task.prompt
@@ -377,7 +360,7 @@ def test_project_imports_are_inlined_so_the_task_runs_without_the_project(tmp_pa
 def test_inlining_dedups_orders_and_caps(tmp_path, monkeypatch):
     from curation import _cst_inline
 
-    _write(tmp_path, {
+    write_tree(tmp_path, {
         "p/__init__.py": "from .a import twice\n",
         "p/a.py": "from p.b import BASE\n\n\ndef twice(x):\n    return 2 * x + BASE\n",
         "p/b.py": "BASE = 1\nUNUSED = 2\n",
@@ -387,7 +370,7 @@ def test_inlining_dedups_orders_and_caps(tmp_path, monkeypatch):
     out = _cst_inline.inline_project_imports(context, "p.c", str(tmp_path / "p" / "c.py"), ("BASE", "twice"))
     assert out.context == "BASE = 1\n\n\ndef twice(x):\n    return 2 * x + BASE\n"  # once each, BASE first
     assert out.names == ("p.b.BASE", "p.a.twice")
-    _write(tmp_path, {"p/d.py": """
+    write_tree(tmp_path, {"p/d.py": """
         from typing import overload
 
         TYPE_CHECKING = False
