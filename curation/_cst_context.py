@@ -201,14 +201,13 @@ class ModuleScope:
 
     # -- closure --
 
-    def closure(self, names: Iterable[str], own_statement: int | None) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-        """(imports, helper names, context source) for a function that reads `names`.
-
-        Helpers are followed transitively; the statement that holds the function itself is left out.
-        """
+    def needed(self, names: Iterable[str], skip: int | None = None) -> tuple[dict[int, set[str]], set[str]]:
+        """The module statements `names` need, transitively (statement index -> the names it provides
+        them), and the names no statement binds (builtins and module dunders aside). `skip`: a
+        statement left out (the function's own)."""
         wanted: dict[int, set[str]] = {}
+        unresolved: set[str] = set()
         seen: set[str] = set()
-        unresolved = False
         queue = list(names)
         while queue:
             name = queue.pop()
@@ -217,15 +216,24 @@ class ModuleScope:
             seen.add(name)
             where = self.bindings.get(name)
             if not where:
-                unresolved = unresolved or (name not in BUILTIN_NAMES and name not in MODULE_DUNDERS)
+                if name not in BUILTIN_NAMES and name not in MODULE_DUNDERS:
+                    unresolved.add(name)
                 continue
             for index in where:
-                if index == own_statement:
+                if index == skip:
                     continue
                 if index not in wanted:
                     wanted[index] = set()
                     queue.extend(self.statement_needs(index))
                 wanted[index].add(name)
+        return wanted, unresolved
+
+    def closure(self, names: Iterable[str], own_statement: int | None) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+        """(imports, helper names, context source) for a function that reads `names`.
+
+        Helpers are followed transitively; the statement that holds the function itself is left out.
+        """
+        wanted, unresolved = self.needed(names, skip=own_statement)
         if unresolved:
             for index in self.star_imports:
                 wanted.setdefault(index, set())

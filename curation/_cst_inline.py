@@ -157,7 +157,7 @@ class _Project:
             if self._from_stars(scope, package, {name}, depth):
                 return
             raise _Unresolved(f"{module} does not bind {name}")
-        wanted, unresolved = _walk(scope, name)
+        wanted, unresolved = scope.needed([name])
         self._from_stars(scope, package, unresolved, depth)
         units = []
         for index in sorted(wanted):
@@ -246,30 +246,6 @@ def _every_table(table) -> list:
     for child in table.get_children():
         out += _every_table(child)
     return out
-
-
-def _walk(scope: ModuleScope, name: str) -> tuple[dict[int, set[str]], set[str]]:
-    """The module statements `name` needs, transitively (statement -> names it provides), and the names none binds."""
-    wanted: dict[int, set[str]] = {}
-    unresolved: set[str] = set()
-    seen: set[str] = set()
-    queue = [name]
-    while queue:
-        current = queue.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        where = scope.bindings.get(current)
-        if not where:
-            if current not in BUILTIN_NAMES and current not in MODULE_DUNDERS:
-                unresolved.add(current)
-            continue
-        for index in where:
-            if index not in wanted:
-                wanted[index] = set()
-                queue.extend(scope.statement_needs(index))
-            wanted[index].add(current)
-    return wanted, unresolved
 
 
 def inline_project_imports(context: str, module: str, filename: str, needs: tuple[str, ...] = ()) -> Inlined:
