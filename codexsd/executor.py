@@ -15,6 +15,7 @@ Workers keep expensive things (a sandbox pool, a loaded sampler) across tasks th
 
 from __future__ import annotations
 
+import abc
 import atexit
 import logging
 import os
@@ -32,13 +33,14 @@ class WorkerDied(RuntimeError):
     """A task's worker died more often than the retry budget allows."""
 
 
-class Executor:
+class Executor(abc.ABC):
     """Runs `fn(arg)` for each arg; yields `(index, result)` as tasks finish."""
 
     name = "base"
 
+    @abc.abstractmethod
     def run(self, fn: Callable[[Any], Any], args: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        raise NotImplementedError
+        ...
 
     def close(self) -> None:
         pass

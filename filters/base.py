@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from typing import Any, Iterable, Iterator
 
@@ -16,13 +17,14 @@ from codexsd.executor import process_resource
 from codexsd.record import Problem, Reject
 
 
-class Filter:
+class Filter(abc.ABC):
     """Keep a problem or drop it with a reason. Subclasses set `stage` and implement `check`."""
 
     stage = "filter"
 
+    @abc.abstractmethod
     def check(self, problem: Problem) -> Reject | None:
-        raise NotImplementedError
+        ...
 
     def reject(self, problem: Problem, reason: str, detail: str = "") -> Reject:
         return Reject(problem.task_id, self.stage, reason, detail)
