@@ -35,7 +35,7 @@ if ! docker info >/dev/null 2>&1; then
     fi
 fi
 
-IMAGE=$(python3 -c 'from filters.sandbox.settings import IMAGE; print(IMAGE)')
+IMAGE=$(python3 -c 'from codexsd.sandbox.settings import IMAGE; print(IMAGE)')
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
     echo "docker.sh: image $IMAGE exists" >&2
 else

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codexsd.record import read_problems, write_problems  # noqa: E402
+from codexsd.core.record import read_problems, write_problems  # noqa: E402
 from filters.adequacy import AdequacyConfig, adequacy_stage  # noqa: E402
 from filters.adequacy.report import plot_scores, summarise  # noqa: E402
 
@@ -87,9 +87,9 @@ def solvability_original_vs_strengthened(build: Path, sandbox) -> dict:
     the strengthened tests (original + added), on the tasks that gained asserts."""
     import dataclasses
 
-    from codexsd.record import iter_jsonl
-    from codexsd.stage import read_artifact
-    from filters.sandbox.calls import judge_bodies, parse_calls, render_check
+    from codexsd.core.record import iter_jsonl
+    from codexsd.core.stage import read_artifact
+    from codexsd.sandbox.calls import judge_bodies, parse_calls, render_check
 
     tasks = {p.task_id: p for p in read_artifact(build / "clean")}
     strengthened = {tid: p for tid, p in tasks.items() if any(c.get("origin") == "added" for c in p.calls)}
@@ -113,9 +113,9 @@ def solvability_original_vs_strengthened(build: Path, sandbox) -> dict:
 
 def constant_check(build: Path, sandbox) -> dict:
     """The final rows of a build (solvable/) against the trivial stand-ins again: how many pass."""
-    from codexsd.stage import read_artifact
+    from codexsd.core.stage import read_artifact
     from filters.adequacy import standins
-    from filters.sandbox.calls import judge_bodies
+    from codexsd.sandbox.calls import judge_bodies
 
     problems = list(read_artifact(build / "solvable"))
     items, owners = [], []
@@ -149,7 +149,7 @@ def main() -> int:
     cfg = AdequacyConfig(sandbox=args.sandbox, workers=args.workers)
     if args.threshold is not None:
         cfg.threshold = args.threshold
-    from filters.sandbox import get_sandbox
+    from codexsd.sandbox import get_sandbox
 
     sandbox = get_sandbox(args.sandbox)
     timings: dict[str, float] = {}

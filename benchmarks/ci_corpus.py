@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codexsd.stage import read_artifact, read_rejects  # noqa: E402
+from codexsd.core.stage import read_artifact, read_rejects  # noqa: E402
 from curation.ci import CIConfig, collect_ci  # noqa: E402
 from curation.ci.collect import read_projects_file  # noqa: E402
 

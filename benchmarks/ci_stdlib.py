@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codexsd.stage import read_artifact  # noqa: E402
+from codexsd.core.stage import read_artifact  # noqa: E402
 from curation.ci import CIConfig, collect_ci  # noqa: E402
 from curation.ci.stdlib import choose_test_modules  # noqa: E402
 

@@ -22,9 +22,9 @@ from typing import Sequence
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from codexsd.stage import read_artifact, read_rejects  # noqa: E402
+from codexsd.core.stage import read_artifact, read_rejects  # noqa: E402
 from curation.competitive import CompetitiveConfig, collect_competitive  # noqa: E402
-from filters.sandbox import Outcome, Program, Sandbox, get_sandbox  # noqa: E402
+from codexsd.sandbox import Outcome, Program, Sandbox, get_sandbox  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("CODEXSD_SHARED_DATA", REPO.parent / "shared" / "data")) / "apps" / "apps_train_sample150.jsonl"
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codexsd.executor import LocalExecutor, RayExecutor  # noqa: E402
+from codexsd.core.executor import LocalExecutor, RayExecutor  # noqa: E402
 from codexsd.pipeline import DEFAULT_STDLIB_MODULES, output_hash  # noqa: E402
-from codexsd.stage import chunk, read_artifact, run_stage  # noqa: E402
+from codexsd.core.stage import chunk, read_artifact, run_stage  # noqa: E402
 
 SANDBOX = "local"
 
@@ -52,7 +52,7 @@ def run(executor, modules: list[str], work: Path, problems_dir: Path | None) -> 
     if problems_dir is None:  # items -> Problems once, in this process (untimed)
         from curation.ci.config import CIConfig
         from curation.ci.tasks import STAGE, TaskBuilder
-        from filters.sandbox import get_sandbox
+        from codexsd.sandbox import get_sandbox
 
         problems_dir = work / "problems"
         with get_sandbox(SANDBOX) as sb:

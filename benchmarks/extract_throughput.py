@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import libcst  # noqa: E402
 
-from codexsd.record import Reject  # noqa: E402
+from codexsd.core.record import Reject  # noqa: E402
 from curation.extract import _cyclic_gc_paused, extract_many  # noqa: E402
 
 CHUNK = 8

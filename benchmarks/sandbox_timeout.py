@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from filters.sandbox import Program, Status, get_sandbox  # noqa: E402
+from codexsd.sandbox import Program, Status, get_sandbox  # noqa: E402
 
 
 def main() -> int:

@@ -38,8 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from codexsd.record import Problem  # noqa: E402
-from codexsd.stage import read_artifact, read_rejects, read_shards, run_stage  # noqa: E402
+from codexsd.core.record import Problem  # noqa: E402
+from codexsd.core.stage import read_artifact, read_rejects, read_shards, run_stage  # noqa: E402
 from filters.solvability import SolvabilityConfig, read_sample_log, solvability_stage  # noqa: E402
 
 
@@ -99,7 +99,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
     from codexsd.models import load_sampler
-    from filters.sandbox import get_sandbox
+    from codexsd.sandbox import get_sandbox
 
     work = Path(args.work)
     sandbox = get_sandbox(args.sandbox)

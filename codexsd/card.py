@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from codexsd.imports import require
+from codexsd.core.imports import require
 
 log = logging.getLogger(__name__)
 

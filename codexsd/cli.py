@@ -134,14 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     args.unsafe_local = unsafe_local
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=sys.stderr)
-    from codexsd.config import ConfigError
-    from codexsd.imports import MissingDependency
-    from codexsd.lock import FolderBusy
+    from codexsd.core.config import ConfigError
+    from codexsd.core.imports import MissingDependency
+    from codexsd.core.lock import FolderBusy
     from codexsd.models.openai_compat import ServerError
-    from filters.sandbox.pool import SandboxUnavailable
+    from codexsd.sandbox.pool import SandboxUnavailable
 
     if args.unsafe_local:
-        from filters.sandbox.settings import UNSAFE_LOCAL_ENV
+        from codexsd.sandbox.settings import UNSAFE_LOCAL_ENV
 
         os.environ[UNSAFE_LOCAL_ENV] = "1"
     try:

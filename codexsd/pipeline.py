@@ -28,17 +28,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from codexsd import io as atomic
-from codexsd.config import ConfigError, load_config
-from codexsd.executor import EXECUTORS, Executor, LocalExecutor, get_executor
-from codexsd.record import Problem, Reject
-from codexsd.stage import StageStats, chunk, read_shards, run_stage, write_stats
+from codexsd.core import io as atomic
+from codexsd.core.config import ConfigError, load_config
+from codexsd.core.executor import EXECUTORS, Executor, LocalExecutor, get_executor
+from codexsd.core.record import Problem, Reject
+from codexsd.core.stage import StageStats, chunk, read_shards, run_stage, write_stats
 from filters.base import Filter, FilterShard
 from curation.ci.config import CIConfig
 from curation.competitive.config import CompetitiveConfig
 from filters.adequacy.stage import AdequacyConfig
 from filters.dedup import DedupConfig
-from filters.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
+from codexsd.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 from filters.solvability import SolvabilityConfig
 from formats.stage import FormatConfig, format_stage
 
@@ -274,7 +274,7 @@ def run_build(
     announce = on_stage or (lambda name: log.info("stage %s", name))
     own_sandbox, own_executor = sandbox is None, executor is None
     if own_sandbox:
-        from filters.sandbox import get_sandbox
+        from codexsd.sandbox import get_sandbox
 
         sandbox = get_sandbox(cfg.sandbox or None)
     if own_executor:

@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from codexsd.record import Reject
+from codexsd.core.record import Reject
 
 log = logging.getLogger(__name__)
 

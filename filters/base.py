@@ -13,8 +13,8 @@ import abc
 import dataclasses
 from typing import Any, Iterable, Iterator
 
-from codexsd.executor import process_resource
-from codexsd.record import Problem, Reject
+from codexsd.core.executor import process_resource
+from codexsd.core.record import Problem, Reject
 
 
 class Filter(abc.ABC):
@@ -69,7 +69,7 @@ def process_sandbox(backend: str | None, workers: int | None = None):
     """This process's sandbox for `backend` (None/"auto": the factory's choice), built on first use."""
 
     def make():
-        from filters.sandbox import get_sandbox
+        from codexsd.sandbox import get_sandbox
 
         return get_sandbox(backend, **({"workers": workers} if workers else {}))
 

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from codexsd.imports import require
-from codexsd.record import Problem
+from codexsd.core.imports import require
+from codexsd.core.record import Problem
 
 log = logging.getLogger(__name__)
 

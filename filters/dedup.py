@@ -2,7 +2,7 @@
 
 Both are global decisions (an item is a duplicate of some *other* item), so the stage
 reads every input shard, decides once, then writes each shard through
-`codexsd.stage.run_stage`, keeping its resume and accounting rules.
+`codexsd.core.stage.run_stage`, keeping its resume and accounting rules.
 
 Problems are compared on their normalised text and code (`decontaminate.problem_parts`:
 lowercased word tokens, docstrings apart from code, defined function names masked).
@@ -20,10 +20,10 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
-from codexsd.config import ConfigError
-from codexsd.imports import require
-from codexsd.record import Problem, Reject
-from codexsd.stage import StageStats, fingerprint, read_shards, run_stage
+from codexsd.core.config import ConfigError
+from codexsd.core.imports import require
+from codexsd.core.record import Problem, Reject
+from codexsd.core.stage import StageStats, fingerprint, read_shards, run_stage
 from filters.decontaminate import BenchmarkIndex, BenchmarkItem, load_humaneval, load_mbpp, ngrams, problem_parts, words
 
 log = logging.getLogger(__name__)

@@ -31,13 +31,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from codexsd.config import ConfigError
-from codexsd.executor import Executor, LocalExecutor, process_resource
+from codexsd.core.config import ConfigError
+from codexsd.core.executor import Executor, LocalExecutor, process_resource
 from codexsd.models.base import PAPER_STOP, Sampler, SamplingParams, derive_seed
-from codexsd.record import Problem, Reject
-from codexsd.stage import StageStats, fingerprint, read_shards, run_stage
-from filters.sandbox.base import DEFAULT_TIMEOUT_S, Sandbox
-from filters.sandbox.calls import judge_bodies
+from codexsd.core.record import Problem, Reject
+from codexsd.core.stage import StageStats, fingerprint, read_shards, run_stage
+from codexsd.sandbox.base import DEFAULT_TIMEOUT_S, Sandbox
+from codexsd.sandbox.calls import judge_bodies
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +345,7 @@ def solvability_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg
         if sandbox is not None:
             return sandbox
         if "sandbox" not in owned:
-            from filters.sandbox import get_sandbox as make
+            from codexsd.sandbox import get_sandbox as make
 
             owned["sandbox"] = make(cfg.sandbox)
         return owned["sandbox"]

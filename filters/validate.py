@@ -12,10 +12,10 @@ import dataclasses
 import logging
 from typing import Iterable, Iterator
 
-from codexsd.record import Problem, Reject
+from codexsd.core.record import Problem, Reject
 from filters.base import SandboxShard, split_records
-from filters.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Outcome, Sandbox, Status
-from filters.sandbox.calls import judge_bodies
+from codexsd.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Outcome, Sandbox, Status
+from codexsd.sandbox.calls import judge_bodies
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from codexsd.models.base import PAPER_STOP
-from codexsd.record import Problem, Reject
+from codexsd.core.record import Problem, Reject
 
 PAPER_STOP_FOR_CODE = tuple(PAPER_STOP)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import textwrap
 
-from codexsd.record import Problem, Reject
+from codexsd.core.record import Problem, Reject
 from formats.base import Format, body_indent, indent_docstring, make_row, missing_piece, register_format
 
 CLOSE = '"""'

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from codexsd.record import Problem, Reject, write_jsonl
-from codexsd.stage import AccountingError, StageStats, fingerprint, read_artifact, write_stats
+from codexsd.core.record import Problem, Reject, write_jsonl
+from codexsd.core.stage import AccountingError, StageStats, fingerprint, read_artifact, write_stats
 from formats.base import get_format
 from formats.split import SPLITS, assign_splits
 from formats.writer import write_variant

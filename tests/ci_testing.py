@@ -19,7 +19,7 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
 
 @pytest.fixture(scope="module")
 def sandbox():
-    from filters.sandbox import get_sandbox
+    from codexsd.sandbox import get_sandbox
 
     sb = get_sandbox("local")
     yield sb

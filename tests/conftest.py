@@ -15,7 +15,7 @@ def pytest_configure(config):
     `--unsafe-local` would); tests/test_reliability.py checks the refusal without the variable."""
     import os
 
-    from filters.sandbox import cgroups
+    from codexsd.sandbox import cgroups
 
     if not cgroups.available():
         os.environ.setdefault("CODEXSD_UNSAFE_LOCAL", "1")

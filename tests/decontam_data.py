@@ -10,7 +10,7 @@ import re
 import warnings
 from pathlib import Path
 
-from codexsd.record import Problem
+from codexsd.core.record import Problem
 
 # A light paraphrase: the common verbs and nouns of problem statements swapped for synonyms.
 SYNONYMS = {"write": "create", "function": "routine", "find": "compute", "given": "provided", "return": "output",

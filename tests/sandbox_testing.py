@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from filters.sandbox import settings
+from codexsd.sandbox import settings
 
 IMAGE = settings.IMAGE  # one constant; override with CODEXSD_SANDBOX_IMAGE
 BACKENDS = ("docker", "local")
@@ -14,7 +14,7 @@ BACKENDS = ("docker", "local")
 
 def docker_or_skip() -> None:
     """Skip docker tests where docker cannot run; in CI (CI=true) fail instead, never skip."""
-    from filters.sandbox.docker_backend import docker_available
+    from codexsd.sandbox.docker_backend import docker_available
 
     ok, why = docker_available(IMAGE)
     if ok:
@@ -28,9 +28,9 @@ def docker_or_skip() -> None:
 def make_sandbox(backend: str, workers: int = 2):
     if backend == "docker":
         docker_or_skip()
-        from filters.sandbox.docker_backend import DockerSandbox
+        from codexsd.sandbox.docker_backend import DockerSandbox
 
         return DockerSandbox(workers=workers, image=IMAGE)
-    from filters.sandbox.local import LocalSandbox
+    from codexsd.sandbox.local import LocalSandbox
 
     return LocalSandbox(workers=workers)

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from codexsd.record import Problem, write_problems
-from codexsd.stage import read_artifact, read_rejects
+from codexsd.core.record import Problem, write_problems
+from codexsd.core.stage import read_artifact, read_rejects
 from filters.adequacy import AdequacyChecker, AdequacyConfig, adequacy_stage, metrics_of
 from filters.adequacy.mutants import make_mutants
 from filters.adequacy.strengthen import keep_observations, new_inputs
-from filters.sandbox import values
-from filters.sandbox.calls import Call, judge_bodies, parse_calls, render_check
+from codexsd.sandbox import values
+from codexsd.sandbox.calls import Call, judge_bodies, parse_calls, render_check
 from sandbox_testing import make_sandbox
 
 

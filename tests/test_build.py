@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from codexsd.models.base import Completion, Sampler
-from codexsd.record import iter_jsonl, write_jsonl
+from codexsd.core.record import iter_jsonl, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 MBPP_TRAIN_IDS = range(601, 611)  # MBPP's own train split: decontamination keeps it
@@ -38,7 +38,7 @@ class ReplaySampler(Sampler):
 
     def _answer(self, prompt: str) -> str:
         if self._answers is None:
-            from codexsd.stage import read_artifact
+            from codexsd.core.stage import read_artifact
 
             self._answers = {p.prompt: p.canonical_solution for p in read_artifact(self.clean_dir)}
         for known, body in self._answers.items():
@@ -164,7 +164,7 @@ def test_killed_builds_resume_to_the_same_output(sources, uninterrupted, tmp_pat
 
 def test_collection_rejects_prompts_longer_than_the_limit():
     from codexsd.pipeline import PromptFits
-    from codexsd.record import Problem, Reject
+    from codexsd.core.record import Problem, Reject
 
     short = Problem("ci/a", "def a():\n", "    return 1\n", "", "a")
     long = Problem("ci/b", "X = 1\n" * 100 + "def b():\n", "    return 1\n", "", "b")
@@ -174,7 +174,7 @@ def test_collection_rejects_prompts_longer_than_the_limit():
 
 
 def test_settings_flow_defaults_then_yaml_then_flags(tmp_path):
-    from codexsd.config import ConfigError
+    from codexsd.core.config import ConfigError
     from codexsd.pipeline import load_build_config
 
     default = load_build_config()

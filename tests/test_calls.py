@@ -8,9 +8,9 @@ import fractions
 
 import pytest
 
-from filters.sandbox import get_sandbox, values
-from filters.sandbox.calls import Call, CallJob, calls_program, judge_calls, render_check, run_calls
-from filters.sandbox.base import Outcome, Status
+from codexsd.sandbox import get_sandbox, values
+from codexsd.sandbox.calls import Call, CallJob, calls_program, judge_calls, render_check, run_calls
+from codexsd.sandbox.base import Outcome, Status
 
 
 class Color(enum.Enum):

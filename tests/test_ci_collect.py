@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from codexsd.record import Problem
-from codexsd.stage import read_artifact, read_rejects
+from codexsd.core.record import Problem
+from codexsd.core.stage import read_artifact, read_rejects
 from curation.ci import CIConfig, collect_ci
 from ci_testing import sandbox, write_tree  # noqa: F401 (sandbox is a fixture)
 from curation.ci.project import find_test_command, split_jobs, command_argv

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import pytest
 
-from codexsd.record import Problem
-from codexsd.stage import read_artifact, read_rejects
+from codexsd.core.record import Problem
+from codexsd.core.stage import read_artifact, read_rejects
 from curation.ci import CIConfig, collect_ci
 from curation.ci.collect import read_projects_file
 from ci_testing import sandbox, write_tree  # noqa: F401 (sandbox is a fixture)
@@ -251,7 +251,7 @@ def test_dates_decimals_sets_generators_raises_and_mutation(tmp_path, sandbox):
                                      "raises": "", "compare": "exact", "origin": "original"}]
 
     # the HumanEval test text agrees with the calls: the reference passes it, a wrong body fails it
-    from filters.sandbox.calls import judge_bodies
+    from codexsd.sandbox.calls import judge_bodies
 
     for p in problems.values():
         ns: dict = {}

@@ -8,7 +8,7 @@ import json
 
 from curation.ci.exprs import plan_call
 from curation.ci.tasks import absolute_imports, imports_own_module
-from filters.sandbox import values
+from codexsd.sandbox import values
 
 PARAMS = [["a", "pos"], ["flag", "kwonly"], ["rest", "varargs"], ["extra", "varkw"]]  # co_varnames order
 

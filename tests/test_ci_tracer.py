@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from curation.ci import child, runner
-from filters.sandbox import values
+from codexsd.sandbox import values
 
 LIB = '''
 _counter = [0]

@@ -8,9 +8,9 @@ import random
 import pytest
 
 from codexsd.cli import main as codexsd_main
-from codexsd.stage import read_artifact, read_rejects
+from codexsd.core.stage import read_artifact, read_rejects
 from curation.competitive import CompetitiveConfig, collect_competitive
-from filters.sandbox import get_sandbox
+from codexsd.sandbox import get_sandbox
 
 # Kept in every sample: 56 defines check() (the harness's own name), 414 returns 1/0 where its
 # tests expect True/False. Both are rejects a reader can check by hand.

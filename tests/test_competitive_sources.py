@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from codexsd.stage import read_artifact, read_rejects
+from codexsd.core.stage import read_artifact, read_rejects
 from curation.competitive import CompetitiveConfig, collect_competitive, load_tasks
-from filters.sandbox import get_sandbox
+from codexsd.sandbox import get_sandbox
 
 SUM = "a, b = map(int, input().split())\nprint(a + b)\n"
 # stdin/stdout habits the wrapper must survive: sys.stdin.read, exit(), a __main__ guard,

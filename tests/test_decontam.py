@@ -8,8 +8,8 @@ import itertools
 
 import pytest
 
-from codexsd.record import Problem
-from codexsd.stage import read_artifact, read_rejects, run_stage, chunk
+from codexsd.core.record import Problem
+from codexsd.core.stage import read_artifact, read_rejects, run_stage, chunk
 from filters.decontaminate import BenchmarkIndex, BenchmarkItem, load_humaneval, load_mbpp, problem_parts, split_text_code, words
 from filters.dedup import DedupConfig, build_benchmark_index, dedup_stage, normalised_form
 from decontam_data import (

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from codexsd.cli import main
-from codexsd.config import ConfigError
-from codexsd.record import Problem
-from codexsd.stage import chunk, read_artifact, read_rejects, run_stage
+from codexsd.core.config import ConfigError
+from codexsd.core.record import Problem
+from codexsd.core.stage import chunk, read_artifact, read_rejects, run_stage
 from filters.dedup import DedupConfig, dedup_problems, dedup_stage
 
 BODY = """    total = 0

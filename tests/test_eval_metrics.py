@@ -9,7 +9,7 @@ import pytest
 from codexsd.evaluation.bleu import mean_bleu, sentence_bleu, tokenize
 from codexsd.evaluation.prompts import docstring_last_pair, prompt_with_docstring, split_prompt
 from codexsd.evaluation.ranking import rank
-from codexsd.record import read_problems
+from codexsd.core.record import read_problems
 
 
 def test_bleu_identical_is_100_and_disjoint_is_0():

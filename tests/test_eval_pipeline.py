@@ -17,7 +17,7 @@ pytest.importorskip("transformers")
 from codexsd.cli import main  # noqa: E402
 from codexsd.evaluation.humaneval import EvalSettings, evaluate_model, load_problems_subset  # noqa: E402
 from codexsd.models.base import Completion, Sampler  # noqa: E402
-from codexsd.record import iter_jsonl  # noqa: E402
+from codexsd.core.record import iter_jsonl  # noqa: E402
 from tiny_models import build_tiny_causal_lm  # noqa: E402
 
 TASKS = "HumanEval/0,HumanEval/2,HumanEval/4"
@@ -35,7 +35,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sandbox():
-    from filters.sandbox import get_sandbox
+    from codexsd.sandbox import get_sandbox
 
     with get_sandbox("local") as sb:
         yield sb
@@ -121,7 +121,7 @@ def test_score_docstrings_and_report_end_to_end(tiny, problems_file, tmp_path, c
 
     eval_out = tmp_path / "eval"
     problems = load_problems_subset(problems_file, task_ids=TASKS.split(","))
-    from filters.sandbox import get_sandbox
+    from codexsd.sandbox import get_sandbox
 
     with get_sandbox("local") as sb:
         evaluate_model(ReferenceSampler(problems), problems, EvalSettings(n=2, temperatures=(0.2, 0.8), ks=(1, 2)),

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from codexsd.executor import LocalExecutor, WorkerDied, get_executor, process_resource
-from codexsd.record import Problem, Reject
-from codexsd.stage import chunk, read_artifact, run_stage
+from codexsd.core.executor import LocalExecutor, WorkerDied, get_executor, process_resource
+from codexsd.core.record import Problem, Reject
+from codexsd.core.stage import chunk, read_artifact, run_stage
 
 
 def _p(i):

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from codexsd.cli import main
-from codexsd.executor import ClusterUnavailable, get_executor
-from codexsd.imports import MissingDependency
+from codexsd.core.executor import ClusterUnavailable, get_executor
+from codexsd.core.imports import MissingDependency
 
 
 def _closed_port() -> int:

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from codexsd.cli import main
-from codexsd.record import Reject, iter_jsonl
+from codexsd.core.record import Reject, iter_jsonl
 from curation import extract as ex
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from codexsd.record import Problem, Reject, iter_jsonl
+from codexsd.core.record import Problem, Reject, iter_jsonl
 from formats import FORMATS, FormatConfig, assign_splits, extract_docstring, format_problems, get_format, register_format
 
 N_PROBLEMS = 24
@@ -192,7 +192,7 @@ def test_a_problem_without_a_body_is_rejected_not_crashed():
 
 def test_format_command_writes_the_chosen_variants_from_a_stage_folder(problems, tmp_path, capsys):
     from codexsd.cli import main
-    from codexsd.stage import chunk, run_stage
+    from codexsd.core.stage import chunk, run_stage
 
     stage_dir = tmp_path / "build" / "solvable"
     run_stage("solvability", stage_dir, chunk(problems, 10), lambda items: items, progress=False)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from filters.sandbox import Program, Status, strict_equal_source
+from codexsd.sandbox import Program, Status, strict_equal_source
 from sandbox_testing import BACKENDS, make_sandbox
 
 SECRET = "codexsd-hostile-secret-8f3a"

@@ -168,8 +168,8 @@ def test_no_server_answering_is_one_line_naming_them(monkeypatch):
 def test_the_filter_command_reports_no_server_on_one_line(monkeypatch, tmp_path, capsys):
     import codexsd.models.openai_compat as oc
     from codexsd.cli import main
-    from codexsd.record import Problem
-    from codexsd.stage import run_stage
+    from codexsd.core.record import Problem
+    from codexsd.core.stage import run_stage
 
     monkeypatch.setattr(oc, "CONNECT_RETRIES", 1)
     problem = Problem(task_id="t/0", prompt="def f():\n", canonical_solution="    return 1\n",

@@ -22,13 +22,13 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="pip install 'codexsd[ray]'")
 
-from codexsd.executor import LocalExecutor, RayExecutor  # noqa: E402
-from codexsd.io import append_jsonl, read_log  # noqa: E402
+from codexsd.core.executor import LocalExecutor, RayExecutor  # noqa: E402
+from codexsd.core.io import append_jsonl, read_log  # noqa: E402
 from codexsd.models.base import Completion, Sampler  # noqa: E402
 from codexsd.pipeline import load_build_config, output_hash, run_build  # noqa: E402
-from codexsd.record import Problem, Reject, write_jsonl  # noqa: E402
-from codexsd.stage import chunk, run_stage  # noqa: E402
-from filters.sandbox import Program  # noqa: E402
+from codexsd.core.record import Problem, Reject, write_jsonl  # noqa: E402
+from codexsd.core.stage import chunk, run_stage  # noqa: E402
+from codexsd.sandbox import Program  # noqa: E402
 from filters.validate import ValidateShard  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -41,8 +41,8 @@ def _sandbox_backend() -> str:
     """docker where it runs (then no container may outlive the stage), else the local backend."""
     if os.environ.get("CODEXSD_TEST_SANDBOX"):
         return os.environ["CODEXSD_TEST_SANDBOX"]
-    from filters.sandbox import settings
-    from filters.sandbox.docker_backend import docker_available
+    from codexsd.sandbox import settings
+    from codexsd.sandbox.docker_backend import docker_available
 
     return "docker" if docker_available(settings.IMAGE)[0] else "local"
 
@@ -103,7 +103,7 @@ class BodySampler(Sampler):
         self.clean_dir = clean_dir
 
     def sample(self, prompts, params):
-        from codexsd.stage import read_artifact
+        from codexsd.core.stage import read_artifact
 
         bodies = {p.prompt: (p.canonical_solution, int(p.task_id.split("/")[-1])) for p in read_artifact(self.clean_dir)}
         out = []
@@ -266,8 +266,8 @@ DRIVER = """
 import sys
 sys.path[:0] = [{tests!r}]
 from test_ray_executor import SlowShard, _problems
-from codexsd.executor import RayExecutor
-from codexsd.stage import chunk, run_stage
+from codexsd.core.executor import RayExecutor
+from codexsd.core.stage import chunk, run_stage
 with RayExecutor() as ex:
     run_stage("slow", {out!r}, chunk(_problems(16), 2), SlowShard({log!r}, 1.5), params=1, executor=ex, progress=False)
 """

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from codexsd.record import Problem, read_problems, write_problems
+from codexsd.core.record import Problem, read_problems, write_problems
 
 
 def _problem(i: int) -> Problem:

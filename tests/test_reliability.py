@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from codexsd.cli import main as codexsd_main
-from codexsd.lock import FolderBusy, folder_lock
-from codexsd.record import Problem, write_jsonl
-from codexsd.stage import read_artifact, read_rejects, read_shards, run_stage
-from filters.sandbox import Program, Status
-from filters.sandbox.pool import SandboxUnavailable
+from codexsd.core.lock import FolderBusy, folder_lock
+from codexsd.core.record import Problem, write_jsonl
+from codexsd.core.stage import read_artifact, read_rejects, read_shards, run_stage
+from codexsd.sandbox import Program, Status
+from codexsd.sandbox.pool import SandboxUnavailable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def _hold_lock(folder: Path) -> subprocess.Popen:
     code = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(REPO)!r})
-        from codexsd.lock import folder_lock
+        from codexsd.core.lock import folder_lock
         with folder_lock({str(folder)!r}):
             print("held", flush=True)
             time.sleep(120)
@@ -69,7 +69,7 @@ def test_a_second_run_refuses_naming_the_holder_and_a_killed_holder_is_taken_ove
     finally:
         holder.send_signal(signal.SIGKILL)  # killed: no chance to clean up
         holder.wait()
-    caplog.set_level("INFO", logger="codexsd.lock")
+    caplog.set_level("INFO", logger="codexsd.core.lock")
     with folder_lock(out):
         held = json.loads((out / ".lock").read_text())
         assert held["pid"] == os.getpid()
@@ -95,7 +95,7 @@ def test_the_lock_is_reentrant_in_one_process(tmp_path):
         with folder_lock(tmp_path / "o"):
             pass
         other = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
-                                f"from codexsd.lock import folder_lock\nwith folder_lock({str(tmp_path / 'o')!r}): pass"],
+                                f"from codexsd.core.lock import folder_lock\nwith folder_lock({str(tmp_path / 'o')!r}): pass"],
                                capture_output=True, text=True)
         assert other.returncode != 0 and "FolderBusy" in other.stderr  # still held after the inner release
 
@@ -224,8 +224,8 @@ assert ok == 4, ok
 
 
 def test_local_backend_has_a_total_budget_or_refuses(monkeypatch):
-    from filters.sandbox import cgroups
-    from filters.sandbox.local import LocalSandbox
+    from codexsd.sandbox import cgroups
+    from codexsd.sandbox.local import LocalSandbox
 
     monkeypatch.delenv("CODEXSD_UNSAFE_LOCAL", raising=False)
     if not cgroups.available():
@@ -241,7 +241,7 @@ def test_local_backend_has_a_total_budget_or_refuses(monkeypatch):
 
 
 def test_the_pool_stops_quietly_when_closed_under_running_programs(capfd):
-    from filters.sandbox.local import LocalSandbox
+    from codexsd.sandbox.local import LocalSandbox
     import threading
 
     sb = LocalSandbox(workers=2, unsafe=True)

@@ -14,10 +14,10 @@ import textwrap
 
 import pytest
 
-from codexsd.record import Problem
-from filters.sandbox import values
-from filters.sandbox.base import Status
-from filters.sandbox.calls import Call, calls_program, judge_bodies, render_check
+from codexsd.core.record import Problem
+from codexsd.sandbox import values
+from codexsd.sandbox.base import Status
+from codexsd.sandbox.calls import Call, calls_program, judge_bodies, render_check
 from sandbox_testing import BACKENDS, make_sandbox
 
 # Module-level helpers every forger shares: harvest nonce-like strings from what it reached,

@@ -11,7 +11,7 @@ pytest.importorskip("transformers")
 from codexsd.cli import main  # noqa: E402
 from codexsd.models import SamplingParams, load_sampler, read_samples, sample_to_file  # noqa: E402
 from codexsd.models.base import Sampler  # noqa: E402
-from codexsd.record import iter_jsonl, write_jsonl  # noqa: E402
+from codexsd.core.record import iter_jsonl, write_jsonl  # noqa: E402
 from tiny_models import build_tiny_causal_lm  # noqa: E402
 
 ITEMS = [(f"task/{i}", f"def f{i}(x):\n    \"\"\"Return x plus {i}.\"\"\"\n") for i in range(6)]

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from filters.sandbox import Program, Status, get_sandbox, strict_equal_source
+from codexsd.sandbox import Program, Status, get_sandbox, strict_equal_source
 from sandbox_testing import BACKENDS, make_sandbox
 
 
@@ -132,9 +132,9 @@ def test_get_sandbox_names():
 
 
 def test_local_backend_warns_it_is_weaker(caplog):
-    from filters.sandbox.local import LocalSandbox
+    from codexsd.sandbox.local import LocalSandbox
 
-    with caplog.at_level("WARNING", logger="filters.sandbox.local"):
+    with caplog.at_level("WARNING", logger="codexsd.sandbox.local"):
         LocalSandbox(workers=1).close()
     assert any("weaker than docker" in r.getMessage() for r in caplog.records)
 
@@ -151,7 +151,7 @@ def test_frozen_worker_is_replaced(monkeypatch):
     import os
     import signal
 
-    from filters.sandbox import settings
+    from codexsd.sandbox import settings
 
     monkeypatch.setattr(settings, "GRACE_S", 1.0)
     for backend in BACKENDS:
@@ -173,7 +173,7 @@ def test_frozen_worker_is_replaced(monkeypatch):
 def test_docker_tests_fail_instead_of_skipping_in_ci(monkeypatch):
     import _pytest.outcomes
 
-    import filters.sandbox.docker_backend as backend
+    import codexsd.sandbox.docker_backend as backend
     import sandbox_testing
 
     monkeypatch.setattr(backend, "docker_available", lambda image: (False, "engine down (simulated)"))
@@ -186,11 +186,11 @@ def test_docker_tests_fail_instead_of_skipping_in_ci(monkeypatch):
 
 
 def test_auto_falls_back_to_local_with_a_warning(monkeypatch, caplog):
-    import filters.sandbox.docker_backend as backend
+    import codexsd.sandbox.docker_backend as backend
 
     monkeypatch.delenv("CODEXSD_SANDBOX", raising=False)
     monkeypatch.setattr(backend, "docker_available", lambda image: (False, "engine down (simulated)"))
-    with caplog.at_level("WARNING", logger="filters.sandbox.factory"):
+    with caplog.at_level("WARNING", logger="codexsd.sandbox.factory"):
         sb = get_sandbox("auto", workers=1)
     try:
         assert sb.name == "local"
@@ -216,7 +216,7 @@ def test_standard_library_imports_read_byte_code_in_the_docker_image():
 
 
 def test_worker_rejects_unknown_arguments_clearly():
-    from filters.sandbox.worker import parse_args
+    from codexsd.sandbox.worker import parse_args
 
     args = parse_args(["--scratch", "/tmp/x", "--wipe", "/a", "--wipe", "/b", "--file-mb", "3"])
     assert (args.scratch, args.wipe, args.file_mb, args.fd) == ("/tmp/x", ["/a", "/b"], 3, None)

@@ -11,9 +11,9 @@ import pytest
 
 from codexsd.cli import main
 from codexsd.models.base import Completion, Sampler, SamplingParams
-from codexsd.record import Problem
-from codexsd.stage import chunk, read_artifact, read_rejects, run_stage
-from filters.sandbox.local import LocalSandbox
+from codexsd.core.record import Problem
+from codexsd.core.stage import chunk, read_artifact, read_rejects, run_stage
+from codexsd.sandbox.local import LocalSandbox
 from filters.solvability import SolvabilityConfig, read_sample_log, solvability_stage
 
 RIGHT = "    return a + b\n"
@@ -194,7 +194,7 @@ def test_real_tiny_model_end_to_end(tmp_path, sandbox):
     assert samples and all(r["n_tokens"] >= 1 for r in samples)
     outcomes = {(r["task_id"], r["index"]): r["status"] for r in rows if r["kind"] == "outcome"}
     by_id = {p.task_id: p for p in problems}
-    judged = sandbox.run([__import__("filters.sandbox", fromlist=["Program"]).Program(by_id[r["task_id"]].program(r["completion"]))
+    judged = sandbox.run([__import__("codexsd.sandbox", fromlist=["Program"]).Program(by_id[r["task_id"]].program(r["completion"]))
                           for r in samples])
     assert [o.status.value for o in judged] == [outcomes[(r["task_id"], r["index"])] for r in samples]
     for tid in by_id:

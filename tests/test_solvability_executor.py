@@ -17,8 +17,8 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from codexsd.record import Problem  # noqa: E402
-from codexsd.stage import chunk, run_stage  # noqa: E402
+from codexsd.core.record import Problem  # noqa: E402
+from codexsd.core.stage import chunk, run_stage  # noqa: E402
 from filters.solvability import SolvabilityConfig, read_sample_log, solvability_stage  # noqa: E402
 from tiny_models import build_tiny_causal_lm  # noqa: E402
 
@@ -38,7 +38,7 @@ def _problems() -> list[Problem]:
 REPO = Path(__file__).resolve().parent.parent
 POOL_RUN = """
 import json, sys
-from codexsd.executor import LocalExecutor
+from codexsd.core.executor import LocalExecutor
 from filters.solvability import SolvabilityConfig, solvability_stage
 in_dir, out, cfg = sys.argv[1], sys.argv[2], SolvabilityConfig(**json.loads(sys.argv[3]))
 stats = solvability_stage(in_dir, out, cfg, progress=False, executor=LocalExecutor(workers=2))
@@ -116,7 +116,7 @@ def test_shards_on_a_two_node_ray_cluster_give_the_inline_bytes(setup, tmp_path)
     """Ray workers are fresh processes (no fork): the stage runs in this interpreter."""
     pytest.importorskip("ray")
 
-    from codexsd.executor import RayExecutor
+    from codexsd.core.executor import RayExecutor
 
     root, cfg, inline = setup
     with _two_node_cluster():

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from codexsd.record import Problem, Reject
-from codexsd.stage import AccountingError, chunk, read_artifact, read_rejects, run_stage
+from codexsd.core.record import Problem, Reject
+from codexsd.core.stage import AccountingError, chunk, read_artifact, read_rejects, run_stage
 
 
 def _p(i):

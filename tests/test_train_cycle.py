@@ -14,7 +14,7 @@ transformers = pytest.importorskip("transformers")
 import train_d  # noqa: E402
 import train_s  # noqa: E402
 from codexsd.evaluation.prompts import docstring_last_pair, split_prompt  # noqa: E402
-from codexsd.record import read_problems  # noqa: E402
+from codexsd.core.record import read_problems  # noqa: E402
 from tiny_models import build_tiny_causal_lm  # noqa: E402
 
 
@@ -154,7 +154,7 @@ def test_both_variants_produce_folders_the_sampler_loads(tiny, data, tmp_path):
 
 
 def test_config_errors_are_clear(tiny, tmp_path):
-    from codexsd.config import ConfigError
+    from codexsd.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="padding"):
         train_s.train(_config(train_s.SConfig, tiny, tmp_path, tmp_path / "x", padding="right"))

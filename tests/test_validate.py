@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from codexsd.record import Problem, write_problems
-from codexsd.stage import read_artifact, read_rejects, run_stage
+from codexsd.core.record import Problem, write_problems
+from codexsd.core.stage import read_artifact, read_rejects, run_stage
 from filters.validate import REASONS, ValidateShard, judge
-from filters.sandbox import Outcome, Status
+from codexsd.sandbox import Outcome, Status
 from sandbox_testing import make_sandbox
 
 

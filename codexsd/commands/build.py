@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def flags_from_args(args: argparse.Namespace) -> dict:
     import yaml
 
-    from codexsd.config import ConfigError
+    from codexsd.core.config import ConfigError
 
     flags = {
         "out": args.out, "sources.ci": args.ci, "sources.ci_projects": args.ci_projects,

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codexsd.config import load_config
+    from codexsd.core.config import load_config
     from filters.dedup import DedupConfig, dedup_stage
 
     flags = {k: getattr(args, k) for k in ("threshold", "ngram", "code_ngram", "similarity", "mbpp", "humaneval", "benchmarks", "decontaminate")}

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace, prog: str = "codexsd eval") -> int:
 def evaluate_model_command(args: argparse.Namespace, prog: str) -> int:
     from codexsd.evaluation.humaneval import EvalSettings, evaluate_model, load_problems_subset
     from codexsd.evaluation.precision import describe_precision, model_name, quantized_copy
-    from filters.sandbox import get_sandbox
+    from codexsd.sandbox import get_sandbox
 
     ks = args.k or MODEL_KS
     if any(k > args.n for k in ks):
@@ -154,8 +154,8 @@ def score_samples_file(args: argparse.Namespace, prog: str) -> int:
     from tqdm.auto import tqdm
 
     from codexsd.evaluation.functional import SampleError, evaluate_samples, load_problems
-    from codexsd.record import iter_jsonl, write_jsonl
-    from filters.sandbox import get_sandbox
+    from codexsd.core.record import iter_jsonl, write_jsonl
+    from codexsd.sandbox import get_sandbox
 
     problems = load_problems(args.problems)
     try:

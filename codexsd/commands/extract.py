@@ -15,9 +15,9 @@ import os
 import sys
 from pathlib import Path
 
-from codexsd import io as atomic
+from codexsd.core import io as atomic
 
-from codexsd.stage import AccountingError, fingerprint
+from codexsd.core.stage import AccountingError, fingerprint
 
 HELP = "extract functions (signature, docstring, body, context) and tests from Python files into JSONL"
 DESCRIPTION = __doc__
@@ -74,7 +74,7 @@ def _resume(partial: Path, header: dict) -> int:
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from codexsd.record import Reject
+    from codexsd.core.record import Reject
     from curation.extract import extract_many, iter_python_files
 
     files = iter_python_files(args.paths, args.exclude)
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _finish(partial: Path, records_path: Path, rejects_path: Path, n_files: int) -> dict:
     """Split the partial file into records and rejects (streaming), check the account, return stats."""
-    from codexsd.record import iter_jsonl, write_jsonl
+    from codexsd.core.record import iter_jsonl, write_jsonl
 
     stats = {"stage": "extract", "files": n_files, "records": 0, "rejected": 0, "reasons": {}, "functions": 0,
              "tests": 0, "files_without_functions": 0}  # fmt: skip

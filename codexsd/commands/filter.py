@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_solvability(args: argparse.Namespace) -> int:
-    from codexsd.config import load_config
+    from codexsd.core.config import load_config
     from filters.solvability import SolvabilityConfig, solvability_stage
 
     keys = ("model", "n_samples", "round_size", "full", "reverify", "temperature", "top_p", "max_new_tokens", "seed", "sandbox", "timeout")
@@ -86,7 +86,7 @@ def _run_solvability(args: argparse.Namespace) -> int:
 
 
 def _run_adequacy(args: argparse.Namespace) -> int:
-    from codexsd.config import load_config
+    from codexsd.core.config import load_config
     from filters.adequacy import AdequacyConfig, adequacy_stage
 
     keys = ("k_mutants", "threshold", "min_distinct_values", "strengthen", "max_added", "candidates", "seed", "sandbox",

@@ -39,7 +39,7 @@ def pipeline_stats_beside(in_dir: Path) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codexsd.config import load_config
+    from codexsd.core.config import load_config
     from formats import FormatConfig, format_stage
 
     flags = {"variants": args.variants, "validation_fraction": args.validation_fraction, "card": args.card}

@@ -56,7 +56,7 @@ def _backend_kwargs(args: argparse.Namespace, kind: str) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from codexsd.models import load_sampler, resolve_spec, sample_to_file
-    from codexsd.record import iter_jsonl
+    from codexsd.core.record import iter_jsonl
 
     items = []
     for row in iter_jsonl(args.input):

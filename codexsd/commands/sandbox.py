@@ -10,7 +10,7 @@ HELP = "build the sandbox image offline (debootstrap + docker import), check a b
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from filters.sandbox import settings
+    from codexsd.sandbox import settings
 
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "build-image":
-        from filters.sandbox.image import ImageBuildError, build_image, image_exists
+        from codexsd.sandbox.image import ImageBuildError, build_image, image_exists
 
         if args.if_missing and image_exists(args.image):
             print(f"{args.image} exists; nothing to do", file=sys.stderr)
@@ -39,14 +39,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.image} {image_id}")
         return 0
     if args.action == "check":
-        from filters.sandbox import Program, get_sandbox
+        from codexsd.sandbox import Program, get_sandbox
 
         programs = [Program("assert sum(range(10)) == 45"), Program("assert 1 == 2"), Program("while True: pass", timeout=1)]
         with get_sandbox(args.sandbox, workers=1) as sb:
             outcomes = sb.run(programs)
             print(json.dumps({"backend": sb.name, "outcomes": [o.status.value for o in outcomes]}))
         return 0 if [o.status.value for o in outcomes] == ["passed", "failed", "timeout"] else 1
-    from filters.sandbox.docker_backend import remove_stale_containers
+    from codexsd.sandbox.docker_backend import remove_stale_containers
 
     print(f"removed {remove_stale_containers()} containers", file=sys.stderr)
     return 0

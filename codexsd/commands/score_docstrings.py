@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from codexsd.evaluation.backtranslation import DocstringSettings, score_docstrings
     from codexsd.evaluation.humaneval import load_problems_subset
-    from filters.sandbox import get_sandbox
+    from codexsd.sandbox import get_sandbox
 
     problems = load_problems_subset(args.problems, args.limit, [t for t in args.tasks.split(",") if t])
     settings = DocstringSettings(

@@ -98,7 +98,7 @@ def _num(x) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codexsd.config import load_config
+    from codexsd.core.config import load_config
 
     if args.variant == "s":
         from train_s import SConfig as Config, train
@@ -124,7 +124,7 @@ def _quiet_transformers() -> None:
     import logging
     import warnings
 
-    from codexsd.imports import require
+    from codexsd.core.imports import require
 
     transformers = require("transformers")
     transformers.utils.logging.disable_progress_bar()

@@ -19,9 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codexsd.stage import read_shards, run_stage
-    from filters.sandbox import get_sandbox
-    from filters.sandbox.base import DEFAULT_TIMEOUT_S
+    from codexsd.core.stage import read_shards, run_stage
+    from codexsd.sandbox import get_sandbox
+    from codexsd.sandbox.base import DEFAULT_TIMEOUT_S
     from filters.validate import STAGE, ValidateShard
 
     if args.runs < 1:

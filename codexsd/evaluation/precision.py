@@ -42,7 +42,7 @@ def model_name(spec: str) -> str:
 
 def gguf_file_type(path: str | Path) -> str:
     """The tensor type a GGUF file declares (e.g. 'Q4_1', 'Q8_0'), or 'GGUF' if it says none."""
-    from codexsd.imports import require
+    from codexsd.core.imports import require
 
     gguf = require("gguf")
     field = gguf.GGUFReader(str(path)).fields.get("general.file_type")

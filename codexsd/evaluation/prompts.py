@@ -8,7 +8,7 @@ import inspect
 import textwrap
 from dataclasses import dataclass
 
-from codexsd.record import Problem
+from codexsd.core.record import Problem
 
 
 @dataclass(frozen=True)

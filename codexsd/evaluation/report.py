@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any, Sequence
 
-from codexsd.imports import require
+from codexsd.core.imports import require
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def write_report(eval_dirs: Sequence[str | Path], docstring_dir: str | Path | No
             lines += _eval_section(s)
     if docstring_dir:
         d = _load_summary(docstring_dir)
-        from codexsd.record import iter_jsonl
+        from codexsd.core.record import iter_jsonl
 
         rows = list(iter_jsonl(Path(docstring_dir) / "docstrings.jsonl"))
         plot_bleu(rows, out / "bleu_vs_correctness.png")

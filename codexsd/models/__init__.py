@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from codexsd.imports import MissingDependency
+from codexsd.core.imports import MissingDependency
 from codexsd.models.base import DEFAULT_TOP_P, PAPER_STOP, Completion, Sampler, SamplingParams, derive_seed
 from codexsd.models.resumable import read_samples, sample_to_file
 

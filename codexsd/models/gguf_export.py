@@ -18,7 +18,7 @@ import logging
 import re
 from pathlib import Path
 
-from codexsd.imports import require
+from codexsd.core.imports import require
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from codexsd.imports import require
+from codexsd.core.imports import require
 from codexsd.models.base import Completion, BatchedSampler, SamplingParams, derive_seed
 from codexsd.models.text import (
     chat_messages, chat_prefill, chat_stops, first_stop, kept_token_count, tidy_chat_completion, truncate_at_stop,

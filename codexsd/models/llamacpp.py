@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from codexsd.imports import require
+from codexsd.core.imports import require
 from codexsd.models.base import Completion, BatchedSampler, SamplingParams, derive_seed
 from codexsd.models.text import (
     chat_messages, chat_prefill, chat_stops, first_stop, kept_token_count, render_chat_template, tidy_chat_completion,

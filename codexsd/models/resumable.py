@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from codexsd.io import atomic_path
+from codexsd.core.io import atomic_path
 
 from codexsd.models.base import Completion, Sampler, SamplingParams, derive_seed
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
-from codexsd.imports import require
+from codexsd.core.imports import require
 from codexsd.models.base import Completion, BatchedSampler, SamplingParams, derive_seed
 from codexsd.models.text import (
     chat_messages, chat_prefill, chat_stops, kept_token_count, tidy_chat_completion, truncate_at_stop,

@@ -12,7 +12,7 @@ import importlib
 import logging
 from pathlib import Path
 
-from codexsd.imports import require
+from codexsd.core.imports import require
 
 log = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ class TrainConfig:
     report_to: str = "none"  # transformers integrations ("none", "tensorboard", "wandb", ...)
 
     def validate(self) -> None:
-        from codexsd.config import ConfigError
+        from codexsd.core.config import ConfigError
 
         if not self.data:
             raise ConfigError("no training data given (--data)")

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from codexsd.imports import require
+from codexsd.core.imports import require
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
 
         return pq.read_table(path).to_pylist()
     if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
-        from codexsd.record import iter_jsonl
+        from codexsd.core.record import iter_jsonl
 
         return list(iter_jsonl(path))
     raise ValueError(f"{path}: not a Parquet or JSONL file")

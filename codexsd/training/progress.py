@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TextIO
 
-from codexsd.imports import require
+from codexsd.core.imports import require
 
 log = logging.getLogger(__name__)
 

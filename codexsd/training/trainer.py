@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codexsd.imports import require
+from codexsd.core.imports import require
 from codexsd.training.config import TrainConfig
 from codexsd.training.data import load_split, render
 from codexsd.training.engine import LeftPadCollator, PackedCollator, pack_examples, tokenize_pairs

@@ -2,7 +2,7 @@
 
 Standard library only, and run by path with the project's own interpreter
 (`python child.py trace SPEC -- -m pytest tests/test_x.py`), never inside codexsd's
-process. Values are encoded with filters/sandbox/values.py, exec'd here from the path the
+process. Values are encoded with codexsd/sandbox/values.py, exec'd here from the path the
 spec names (exact types all the way down: numbers, strings, bytes, containers, dates,
 Decimals, Fractions, ranges, enum members, named tuples...).
 
@@ -44,9 +44,9 @@ _VALUES: dict = {}
 
 
 def load_values(path: str | None = None) -> dict:
-    """The namespace of filters/sandbox/values.py (encode, _dumps, Unencodable), exec'd from `path`."""
+    """The namespace of codexsd/sandbox/values.py (encode, _dumps, Unencodable), exec'd from `path`."""
     if not _VALUES:
-        path = path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "filters", "sandbox",
+        path = path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "codexsd", "sandbox",
                                     "values.py")
         ns = {"__name__": "codexsd_values"}
         with open(path, encoding="utf-8") as fh:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from codexsd.stage import StageStats, chunk, fingerprint, run_stage
+from codexsd.core.stage import StageStats, chunk, fingerprint, run_stage
 from curation.ci import project as projects_mod
 from curation.ci import runner, stdlib
 from curation.ci.config import CIConfig
@@ -205,7 +205,7 @@ def collect_ci(projects: list[str], out_dir: str | os.PathLike, config: CIConfig
     items = _dedupe(items)
     own_sandbox = sandbox is None
     if own_sandbox:
-        from filters.sandbox import get_sandbox
+        from codexsd.sandbox import get_sandbox
 
         sandbox = get_sandbox(config.sandbox or None)
     try:

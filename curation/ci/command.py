@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from codexsd.config import load_config
+    from codexsd.core.config import load_config
     from curation.ci import CIConfig, StdlibTestsMissing, collect_ci
     from curation.ci.collect import read_projects_file
 

@@ -1,6 +1,6 @@
 """Call expressions for traced calls: what a task asserts, as Python source calling `candidate`.
 
-The tracer records each call's encoded arguments (filters/sandbox/values.py) and what
+The tracer records each call's encoded arguments (codexsd/sandbox/values.py) and what
 happened; this module writes the expression that repeats the call, passing the arguments
 the way the function takes them:
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import keyword
 
-from filters.sandbox import values
+from codexsd.sandbox import values
 
 _ORDER = {"pos": 0, "varargs": 1, "kwonly": 2, "varkw": 3}  # co_varnames lists keyword-only before *args
 

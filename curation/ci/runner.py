@@ -26,8 +26,8 @@ CHILD = Path(__file__).with_name("child.py")
 
 
 def values_path() -> str:
-    """filters/sandbox/values.py, which the child execs to encode values."""
-    from filters.sandbox import values
+    """codexsd/sandbox/values.py, which the child execs to encode values."""
+    from codexsd.sandbox import values
 
     return str(Path(values.__file__).resolve())
 KILL_GRACE_S = 10.0  # after its budget the child dumps and exits itself; this long later it is killed

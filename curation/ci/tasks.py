@@ -2,7 +2,7 @@
 
 libcst (curation.extract) gives each function its signature, docstring, body and the
 imports, helpers and constants it needs; the recorded calls become `Problem.calls`
-(filters.sandbox.calls.Call: an expression, and the encoding of what it returned at trace
+(codexsd.sandbox.calls.Call: an expression, and the encoding of what it returned at trace
 time or the exception it raised; types compared exactly all the way down) and the `test`
 text is rendered from them. Every task of a shard is judged in ONE sandbox batch through
 `judge_bodies` (the reference runs with nothing but the task's text, the comparison happens
@@ -24,7 +24,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Iterator
 
-from codexsd.record import Problem, Reject
+from codexsd.core.record import Problem, Reject
 from curation.ci.config import CIConfig
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ MODULE_ALIASES = {"posixpath": ("os.path",), "ntpath": ("os.path",), "_pydecimal
                   "_pydatetime": ("datetime",), "_strptime": ("time",)}
 def task_calls(calls: list[dict], cap: int | None = None) -> list:
     """The replayed calls as `Call`s: value calls first, then expected exceptions; at most `cap`."""
-    from filters.sandbox.calls import Call
+    from codexsd.sandbox.calls import Call
 
     out = [Call(expr=c["expr"], expected=c.get("expected"), raises=c.get("raises", "")) for c in calls]
     out.sort(key=lambda c: bool(c.raises))
@@ -131,7 +131,7 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
         return Reject(task_id, STAGE, "context_too_large", f"prompt of {len(prompt)} chars with "
                       f"{len(inlined.names)} inlined definitions > {inlined.max_chars} (CODEXSD_INLINE_MAX_CHARS)")
     body = info.body if info.body.endswith("\n") else info.body + "\n"
-    from filters.sandbox.calls import render_check
+    from codexsd.sandbox.calls import render_check
 
     calls = task_calls(item["calls"])
     test = render_check(calls)
@@ -202,7 +202,7 @@ class TaskBuilder:
 
     def __call__(self, items: list[dict[str, Any]]) -> Iterator[Problem | Reject]:
         from curation import extract
-        from filters.sandbox.calls import judge_bodies
+        from codexsd.sandbox.calls import judge_bodies
 
         results: list[Problem | Reject | None] = []
         parsed: dict[str, Any] = {}

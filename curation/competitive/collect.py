@@ -13,16 +13,16 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from codexsd.record import Problem, Reject
-from codexsd.executor import Executor, LocalExecutor
-from codexsd.stage import StageStats, chunk, run_stage
+from codexsd.core.record import Problem, Reject
+from codexsd.core.executor import Executor, LocalExecutor
+from codexsd.core.stage import StageStats, chunk, run_stage
 from curation.competitive.config import CompetitiveConfig
 from curation.competitive.convert import build_problem, with_calls
 from curation.competitive.loaders import load_tasks
 from curation.competitive.pysource import SourceError
 from filters.base import SandboxShard
-from filters.sandbox import Program, Sandbox, get_sandbox
-from filters.sandbox.calls import calls_program, judge_bodies, parse_results
+from codexsd.sandbox import Program, Sandbox, get_sandbox
+from codexsd.sandbox.calls import calls_program, judge_bodies, parse_results
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 
-from codexsd.config import ConfigError, load_config
+from codexsd.core.config import ConfigError, load_config
 
 HELP = "APPS / CodeContests / TACO rows (hub id or local JSON, JSONL, Parquet) or MBPP-style JSONL -> validated problems"
 DESCRIPTION = (

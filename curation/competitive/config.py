@@ -20,7 +20,7 @@ class CompetitiveConfig:
     memory_mb: int = 1024
     shard_size: int = 50  # problems per shard: one sandbox batch per round of a shard
     workers: int = 1
-    sandbox: Optional[str] = None  # backend name for filters.sandbox.get_sandbox (None: its default)
+    sandbox: Optional[str] = None  # backend name for codexsd.sandbox.get_sandbox (None: its default)
 
     def __post_init__(self) -> None:
         self.timeout = float(self.timeout)  # 10 and 10.0 are the same setting (and fingerprint)

@@ -27,9 +27,9 @@ from typing import Any
 
 import libcst as cst
 
-from codexsd.record import Problem
-from filters.sandbox import strict_equal_source, values
-from filters.sandbox.calls import Call, render_check
+from codexsd.core.record import Problem
+from codexsd.sandbox import strict_equal_source, values
+from codexsd.sandbox.calls import Call, render_check
 from curation.competitive import pysource
 from curation.competitive.pysource import INDENT, SourceError
 

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from codexsd.imports import require
+from codexsd.core.imports import require
 from curation.competitive.config import CompetitiveConfig
 from curation.competitive.schemas import REQUIRED, _reject, detect_schema, read_row
 

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from codexsd.record import Problem, iter_jsonl
+from codexsd.core.record import Problem, iter_jsonl
 
 BINS = [i / 10 for i in range(11)]  # [0, .1), ..., [.9, 1.0), and 1.0 alone
 
@@ -95,7 +95,7 @@ def summarise(out_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
 
 def plot_scores(summary: dict[str, dict[str, Any]], path: str | os.PathLike) -> Path | None:
     """One PNG: mutation-score histograms before/after strengthening, one panel per source."""
-    from codexsd.imports import require
+    from codexsd.core.imports import require
 
     sources = [s for s in summary if summary[s]["mutation_score_before"].get("n")]
     if not sources:

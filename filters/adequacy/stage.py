@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from codexsd.config import ConfigError
-from codexsd.record import Problem, Reject
-from codexsd.stage import StageStats, read_shards, run_stage, write_stats
+from codexsd.core.config import ConfigError
+from codexsd.core.record import Problem, Reject
+from codexsd.core.stage import StageStats, read_shards, run_stage, write_stats
 from filters.adequacy import mutants as mutation
 from filters.adequacy import standins, strengthen
 from filters.base import SandboxShard, split_records
-from filters.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Outcome, Program, Sandbox, Status
-from filters.sandbox.calls import Call, calls_program, judge_calls, parse_calls, render_check
+from codexsd.sandbox.base import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Outcome, Program, Sandbox, Status
+from codexsd.sandbox.calls import Call, calls_program, judge_calls, parse_calls, render_check
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class _Body:
 
 
 def _judge(sandbox: Sandbox, bodies: Sequence[_Body], memory_mb: int) -> list[tuple[Outcome, list[str | None] | None]]:
-    """filters.sandbox.calls.judge_bodies with a timeout per body: one sandbox.run for all."""
+    """codexsd.sandbox.calls.judge_bodies with a timeout per body: one sandbox.run for all."""
     programs, jobs = [], []
     for b in bodies:
         calls = list(b.calls) or parse_calls(b.problem.calls)
@@ -423,7 +423,7 @@ def adequacy_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: A
     cfg.validate()
     shards = read_shards(in_dir)
     backend = sandbox.name if sandbox is not None else (cfg.sandbox or "auto")
-    from codexsd.executor import LocalExecutor
+    from codexsd.core.executor import LocalExecutor
 
     executor = executor or LocalExecutor(cfg.workers)
     inline = isinstance(executor, LocalExecutor) and executor.workers <= 1

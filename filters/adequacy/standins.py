@@ -21,9 +21,9 @@ import json
 from collections import Counter
 from typing import Any
 
-from codexsd.record import Problem
-from filters.sandbox import values
-from filters.sandbox.calls import parse_calls, values_source
+from codexsd.core.record import Problem
+from codexsd.sandbox import values
+from codexsd.sandbox.calls import parse_calls, values_source
 
 STANDINS = ("frozen", "none", "first_arg", "common_value")
 OBSERVED_MARKER = "\x1ecodexsd-observed-returns:"

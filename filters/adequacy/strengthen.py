@@ -25,8 +25,8 @@ import json
 import random
 from typing import Any, Iterable, Sequence
 
-from filters.sandbox import values
-from filters.sandbox.calls import RESULTS_MARKER, Call, calls_program, parse_results
+from codexsd.sandbox import values
+from codexsd.sandbox.calls import RESULTS_MARKER, Call, calls_program, parse_results
 
 SECOND_MARKER = "\x1ecodexsd-second-run:"
 GUARD_EXC = "_CodexsdCallTimeout"

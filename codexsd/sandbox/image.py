@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from filters.sandbox import settings
+from codexsd.sandbox import settings
 
 log = logging.getLogger(__name__)
 

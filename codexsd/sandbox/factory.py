@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from filters.sandbox.base import Sandbox
+from codexsd.sandbox.base import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +20,8 @@ def get_sandbox(backend: str | None = "auto", **kwargs) -> Sandbox:
     if backend not in BACKENDS:
         raise ValueError(f"unknown sandbox backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "auto":
-        from filters.sandbox.docker_backend import docker_available
-        from filters.sandbox import settings
+        from codexsd.sandbox.docker_backend import docker_available
+        from codexsd.sandbox import settings
 
         ok, why = docker_available(kwargs.get("image", settings.IMAGE))
         if ok:
@@ -30,10 +30,10 @@ def get_sandbox(backend: str | None = "auto", **kwargs) -> Sandbox:
             log.warning("docker sandbox unavailable (%s); falling back to the weaker local sandbox", why)
             backend = "local"
     if backend == "docker":
-        from filters.sandbox.docker_backend import DockerSandbox
+        from codexsd.sandbox.docker_backend import DockerSandbox
 
         return DockerSandbox(**kwargs)
-    from filters.sandbox.local import LocalSandbox
+    from codexsd.sandbox.local import LocalSandbox
 
     local_kw = {k: v for k, v in kwargs.items() if k in ("workers", "drop_privileges")}
     return LocalSandbox(**local_kw)

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from filters.sandbox import settings
-from filters.sandbox.base import DETAIL_TAIL_CHARS, Outcome, Program, Progress, Sandbox, Status
-from filters.sandbox.worker import recv_msg, send_msg
+from codexsd.sandbox import settings
+from codexsd.sandbox.base import DETAIL_TAIL_CHARS, Outcome, Program, Progress, Sandbox, Status
+from codexsd.sandbox.worker import recv_msg, send_msg
 
 log = logging.getLogger(__name__)
 

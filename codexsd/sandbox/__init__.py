@@ -1,6 +1,6 @@
 """One execution package for every stage that runs code nobody has read.
 
-    from filters.sandbox import Program, get_sandbox
+    from codexsd.sandbox import Program, get_sandbox
     with get_sandbox() as sb:                      # "auto": docker if usable, else local (warns)
         outcomes = sb.run([Program(source, timeout=3.0, memory_mb=1024)])
     outcomes[0].status                             # passed | failed | timeout | error, detail = error tail
@@ -11,9 +11,9 @@ pool.py the host side; image.py builds the image offline; strict.py the `assert_
 prelude generated tests should use; settings.py the limits (environment-overridable).
 """
 
-from filters.sandbox.base import Outcome, Program, Sandbox, Status
-from filters.sandbox.factory import get_sandbox
-from filters.sandbox.pool import SandboxUnavailable
-from filters.sandbox.strict import strict_equal_source
+from codexsd.sandbox.base import Outcome, Program, Sandbox, Status
+from codexsd.sandbox.factory import get_sandbox
+from codexsd.sandbox.pool import SandboxUnavailable
+from codexsd.sandbox.strict import strict_equal_source
 
 __all__ = ["Outcome", "Program", "Sandbox", "SandboxUnavailable", "Status", "get_sandbox", "strict_equal_source"]

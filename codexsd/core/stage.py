@@ -7,7 +7,7 @@ same fingerprint (stage name + parameters + input content), so a stage killed at
 moment and rerun ends with the same files as an uninterrupted run. Every shard must
 account for its input: items in = kept + rejected, or the stage fails loudly.
 
-Shards run wherever the executor puts them (codexsd.executor: this process, a process
+Shards run wherever the executor puts them (codexsd.core.executor: this process, a process
 pool, a Ray cluster); they send their rows back and this process writes every file.
 """
 
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from codexsd import io as atomic
-from codexsd.executor import Executor, LocalExecutor
-from codexsd.lock import folder_lock
-from codexsd.record import MalformedRecord, Problem, Reject, iter_jsonl, iter_problem_lines, write_jsonl
+from codexsd.core import io as atomic
+from codexsd.core.executor import Executor, LocalExecutor
+from codexsd.core.lock import folder_lock
+from codexsd.core.record import MalformedRecord, Problem, Reject, iter_jsonl, iter_problem_lines, write_jsonl
 
 log = logging.getLogger(__name__)
 

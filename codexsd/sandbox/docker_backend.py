@@ -19,10 +19,10 @@ import tempfile
 import time
 import uuid
 
-from codexsd.imports import require
-from filters.sandbox import settings
-from filters.sandbox.base import DEFAULT_MEMORY_MB
-from filters.sandbox.pool import WORKER_SOURCE, PoolSandbox, SandboxUnavailable, WorkerHandle, handshake
+from codexsd.core.imports import require
+from codexsd.sandbox import settings
+from codexsd.sandbox.base import DEFAULT_MEMORY_MB
+from codexsd.sandbox.pool import WORKER_SOURCE, PoolSandbox, SandboxUnavailable, WorkerHandle, handshake
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from codexsd.config import env_number
+from codexsd.core.config import env_number
 
 # The image every docker test and the docker backend use (python:3.11-slim works too).
 IMAGE = os.environ.get("CODEXSD_SANDBOX_IMAGE", "codexsd-sandbox:bookworm")

@@ -2,7 +2,7 @@
 
 Weaker than `docker`: the programs see the host's filesystem (as an unprivileged user when
 codexsd runs as root), and without `unshare` they also share its network and process table.
-Each worker runs in its own cgroup with a total memory and process budget (filters/sandbox/
+Each worker runs in its own cgroup with a total memory and process budget (codexsd/sandbox/
 cgroups.py); where the host gives no cgroup, the backend refuses to start unless the user
 accepts running without one (`--unsafe-local`, or CODEXSD_UNSAFE_LOCAL=1).
 """
@@ -20,9 +20,9 @@ import sys
 import sysconfig
 import tempfile
 
-from filters.sandbox import cgroups, settings
-from filters.sandbox.base import DEFAULT_MEMORY_MB
-from filters.sandbox.pool import WORKER_SOURCE, PoolSandbox, SandboxUnavailable, WorkerHandle, handshake
+from codexsd.sandbox import cgroups, settings
+from codexsd.sandbox.base import DEFAULT_MEMORY_MB
+from codexsd.sandbox.pool import WORKER_SOURCE, PoolSandbox, SandboxUnavailable, WorkerHandle, handshake
 
 log = logging.getLogger(__name__)
 

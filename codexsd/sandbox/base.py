@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from codexsd.config import env_number
+from codexsd.core.config import env_number
 
 # Limits: named constants, overridable by environment.
 DEFAULT_TIMEOUT_S = env_number("CODEXSD_SANDBOX_TIMEOUT_S", 10.0)

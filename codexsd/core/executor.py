@@ -21,7 +21,7 @@ import logging
 import os
 from typing import Any, Callable, Iterator, Sequence
 
-from codexsd.config import ConfigError
+from codexsd.core.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def _check_reachable(address: str | None) -> None:
 
 def require_ray():
     """Ray, or MissingDependency naming the install command (the CLI prints it on one line)."""
-    from codexsd.imports import require
+    from codexsd.core.imports import require
 
     return require("ray")
 
