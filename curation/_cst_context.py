@@ -67,8 +67,10 @@ def _loaded_names(nodes: Iterable[ast.AST | None]) -> set[str]:
     return out
 
 
-def header_expressions(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[ast.AST]:
-    """The parts of a def/class evaluated in the enclosing scope: decorators, defaults, annotations, bases."""
+def header_expressions(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+                       annotations: bool = True) -> list[ast.AST]:
+    """The parts of a def/class evaluated in the enclosing scope: decorators, defaults, annotations (unless
+    `annotations` is False: a module with `from __future__ import annotations` never evaluates them), bases."""
     parts: list[ast.AST] = list(node.decorator_list)
     if isinstance(node, ast.ClassDef):
         parts += node.bases + [k.value for k in node.keywords]
@@ -76,6 +78,8 @@ def header_expressions(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassD
     args = node.args
     parts += args.defaults + [d for d in args.kw_defaults if d is not None]
     every = args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
+    if not annotations:
+        return parts
     parts += [a.annotation for a in every if a.annotation is not None]
     if node.returns is not None:
         parts.append(node.returns)
@@ -105,6 +109,8 @@ class ModuleScope:
                     self.star_imports.append(i)
                 if stmt.module == "__future__":
                     self.future_imports.append(i)
+        # PEP 563: annotations stay strings, so names read only in annotations are not needed at run time
+        self.lazy_annotations = any(a.name == "annotations" for i in self.future_imports for a in self.statements[i].names)
         self._children: dict[int, dict[tuple[str, str, int], symtable.SymbolTable]] = {}
         self._globals: dict[int, frozenset[str]] = {}
         self._needs: dict[int, frozenset[str]] = {}
@@ -141,7 +147,7 @@ class ModuleScope:
     def def_needs(self, node, table: symtable.SymbolTable | None, parent: symtable.SymbolTable) -> set[str]:
         """Global names a def/class reads: its scope's globals plus its header's names seen as globals by `parent`."""
         names = set(self.globals_read(table)) if table is not None else _loaded_names(node.body)
-        for name in _loaded_names(header_expressions(node)):
+        for name in _loaded_names(header_expressions(node, annotations=not self.lazy_annotations)):
             if parent is self.table or _is_global_in(parent, name):
                 names.add(name)
         return names
@@ -155,6 +161,8 @@ class ModuleScope:
                 needs = self.def_needs(stmt, self.child_table(self.table, stmt), self.table)
             elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 needs = set()
+            elif isinstance(stmt, ast.AnnAssign) and self.lazy_annotations:
+                needs = _loaded_names([stmt.value])
             else:
                 needs = _loaded_names([stmt])
             self._needs[index] = frozenset(needs)
@@ -228,16 +236,19 @@ class ModuleScope:
                 wanted[index].add(name)
         return wanted, unresolved
 
-    def closure(self, names: Iterable[str], own_statement: int | None) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    def closure(self, names: Iterable[str], own_statement: int | None,
+                annotated: bool = False) -> tuple[tuple[str, ...], tuple[str, ...], str]:
         """(imports, helper names, context source) for a function that reads `names`.
 
         Helpers are followed transitively; the statement that holds the function itself is left out.
+        `annotated`: the function's header has annotations (they need the module's `from __future__
+        import annotations`, if it has one, since the names they read are not in the context).
         """
         wanted, unresolved = self.needed(names, skip=own_statement)
         if unresolved:
             for index in self.star_imports:
                 wanted.setdefault(index, set())
-        if wanted:
+        if wanted or (annotated and self.lazy_annotations):
             for index in self.future_imports:
                 wanted.setdefault(index, {a.asname or a.name for a in self.statements[index].names})
         imports, helpers, context = [], [], ""

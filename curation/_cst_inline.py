@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import os
 import symtable
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,8 +95,9 @@ def _exported(scope: ModuleScope, name: str) -> bool:
 class _Project:
     """The files of one top-level package, found from one module's file, and the inlining walk over them."""
 
-    def __init__(self, module: str, filename: str) -> None:
+    def __init__(self, module: str, filename: str, strip_docstrings: bool = False) -> None:
         path = Path(filename)
+        self.strip_docstrings = strip_docstrings
         parts = module.split(".")
         depth = len(parts) if path.name == "__init__.py" else len(parts) - 1
         self.root = path.parents[depth] if depth < len(path.parents) else path.parent
@@ -153,6 +155,8 @@ class _Project:
             raise _Unresolved(f"no file for {module}")
         scope, is_package = found
         package = _package_of(module, is_package)
+        if self.submodule(module, name):
+            raise _Unresolved(f"{module}.{name} is a module: only `{name}.attribute` uses of it can be inlined")
         if name not in scope.bindings:
             if self._from_stars(scope, package, {name}, depth):
                 return
@@ -170,9 +174,21 @@ class _Project:
                     bound = alias.asname or alias.name
                     if alias.name == "*" or bound not in wanted[index]:
                         continue
+                    sub = self.submodule(target, alias.name)
+                    if sub:
+                        self.namespace(bound, sub, _attribute_uses(_users(scope, wanted), bound), depth + 1)
+                        continue
                     self.request(target, alias.name, depth + 1)
                     if bound != alias.name:
                         self.alias(bound, alias.name, f"{target}.{alias.name}")
+            elif isinstance(stmt, ast.Import) and all(self.is_project(a.name) or a.name == self.top for a in stmt.names):
+                for alias in stmt.names:
+                    bound = alias.asname or alias.name
+                    if bound not in wanted[index]:
+                        continue
+                    if not alias.asname and "." in alias.name:
+                        raise _Unresolved(f"{module}: import {alias.name} (a dotted module path)")
+                    self.namespace(bound, alias.name, _attribute_uses(_users(scope, wanted), bound), depth + 1)
             elif isinstance(stmt, ast.ImportFrom) and stmt.level or (isinstance(stmt, ast.ImportFrom) and stmt.module == self.own):
                 raise _Unresolved(f"{module}: {scope.source(index)}")
             elif scope.is_import(index):
@@ -189,6 +205,8 @@ class _Project:
                 units.append(index)
         for index in units:
             text = scope.source(index)
+            if self.strip_docstrings and not scope.is_import(index):
+                text = without_docstrings(text)
             if text in self.emitted:
                 continue
             if not scope.is_import(index):
@@ -202,6 +220,39 @@ class _Project:
         if wanted:
             for index in scope.future_imports:
                 self.futures.setdefault(scope.source(index))
+
+    def submodule(self, module: str, name: str) -> str | None:
+        """`module.name` if that is a module of the project with a file (and `module` binds `name` at most
+        by importing it), else None."""
+        full = f"{module}.{name}"
+        if not self.is_project(full) or self.scope(full) is None:
+            return None
+        found = self.scope(module)
+        if found is not None and name in found[0].bindings:
+            scope = found[0]
+            if not all(scope.is_import(i) for i in scope.bindings[name]):
+                return None  # the package rebinds the name to something else
+        return full
+
+    def namespace(self, bound: str, module: str, attrs: set[str] | None, depth: int) -> None:
+        """Bind `bound` to a namespace of the definitions `attrs` of project module `module` (an
+        `import pkg as bound` or `from pkg import submodule` whose users only read `bound.attr`)."""
+        if attrs is None:
+            raise _Unresolved(f"module {module} is used as {bound} other than {bound}.attribute")
+        if self.scope(module) is None:
+            raise _Unresolved(f"no file for {module}")
+        if module == self.own:
+            raise _Unresolved(f"{bound} is the task's own module {module}")
+        for attr in sorted(attrs):
+            if self.submodule(module, attr):
+                raise _Unresolved(f"{bound}.{attr} is a module ({module}.{attr})")
+            self.request(module, attr, depth)
+        self.bind(bound, f"module {module}")
+        self.bind("types", "types")
+        self.imports.setdefault("import types")
+        fields = ", ".join(f"{a}={a}" for a in sorted(attrs))
+        self.emitted.setdefault(f"{bound} = types.SimpleNamespace({fields})  # module {module}", "namespace")
+        self.names.append(module)
 
     def alias(self, bound: str, name: str, origin: str) -> None:
         self.bind(bound, f"alias {origin}")
@@ -233,6 +284,61 @@ class _Project:
         return False
 
 
+def _users(scope: ModuleScope, wanted: dict[int, set[str]]) -> list[ast.stmt]:
+    """The statements of `wanted` that are not imports (those that use what the imports bind)."""
+    return [scope.statements[i] for i in wanted if not scope.is_import(i)]
+
+
+def _attribute_uses(nodes: list[ast.AST], name: str) -> set[str] | None:
+    """The attributes read as `name.attr` in `nodes`, or None if `name` is used any other way."""
+    attrs: set[str] = set()
+    through: set[int] = set()
+    for root in nodes:
+        for node in ast.walk(root):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == name:
+                if not isinstance(node.ctx, ast.Load):
+                    return None
+                attrs.add(node.attr)
+                through.add(id(node.value))
+    for root in nodes:
+        for node in ast.walk(root):
+            if isinstance(node, ast.Name) and node.id == name and id(node) not in through:
+                return None
+            if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+                return None
+    return attrs
+
+
+def without_docstrings(text: str) -> str:
+    """`text` (a def or class) with the docstrings of it and everything in it removed (`pass` where a
+    docstring was the whole body); `text` itself if it does not parse or a docstring shares its lines."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text
+    lines = text.splitlines(keepends=True)
+    cuts = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or not node.body:
+            continue
+        first = node.body[0]
+        if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
+            continue
+        start, end = first.lineno, first.end_lineno
+        if lines[start - 1][: first.col_offset].strip() or lines[end - 1][first.end_col_offset :].strip():
+            return text
+        cuts.append((start, end, first.col_offset, len(node.body) == 1))
+    for start, end, col, alone in sorted(cuts, reverse=True):
+        lines[start - 1 : end] = [" " * col + "pass\n"] if alone else []
+    out = "".join(lines)
+    try:
+        ast.parse(out)
+    except SyntaxError:
+        return text
+    return out
+
+
 def _globals_read(table) -> set[str]:
     """Module-level names read anywhere in a module (its own scope and every function/class scope in it)."""
     names = {s.get_name() for s in table.get_symbols() if s.is_referenced() and (s.is_global() or table.get_type() == "module")}
@@ -248,10 +354,14 @@ def _every_table(table) -> list:
     return out
 
 
-def inline_project_imports(context: str, module: str, filename: str, needs: tuple[str, ...] = ()) -> Inlined:
+def inline_project_imports(context: str, module: str, filename: str, needs: tuple[str, ...] = (), own: str = "",
+                           body: str = "", strip_docstrings: bool = False) -> Inlined:
     """`context` (of a function of `module`, in `filename`) with imports of the project's other modules inlined.
 
-    `needs` are the module-level names the function itself reads (to resolve `from pkg.x import *`).
+    `needs` are the module-level names the function itself reads (to resolve `from pkg.x import *`), `own`
+    its name and `body` its body (to see which attributes of an imported module it reads: `import pkg as p`
+    and `from pkg import submodule` become a namespace of the definitions read through them).
+    `strip_docstrings`: inlined definitions lose their docstrings (the task's own keeps its docstring).
     """
     if "import" not in context:
         return Inlined(context)
@@ -259,7 +369,7 @@ def inline_project_imports(context: str, module: str, filename: str, needs: tupl
         tree = ast.parse(context)
     except SyntaxError:
         return Inlined(context)
-    project = _Project(module, filename)
+    project = _Project(module, filename, strip_docstrings)
     package = _package_of(module, Path(filename).name == "__init__.py")
     lines = context.splitlines(keepends=True)
     head: list[ast.stmt] = []
@@ -267,10 +377,18 @@ def inline_project_imports(context: str, module: str, filename: str, needs: tupl
     for stmt in tree.body:
         (head if isinstance(stmt, (ast.Import, ast.ImportFrom)) else rest).append(stmt)
     touched = [s for s in head if isinstance(s, ast.ImportFrom) and s.module != "__future__"
-               and (s.level or project.is_project(s.module))]
+               and (s.level or project.is_project(s.module))
+               or isinstance(s, ast.Import) and any(a.name.split(".")[0] == project.top for a in s.names)]
     if not touched:
         return Inlined(context)
     try:
+        users: list[ast.AST] = list(rest)
+        try:
+            users.append(ast.parse(textwrap.dedent(body)))
+        except SyntaxError:
+            pass
+        if own:
+            project.bind(own, f"{module}.{own}", "the task's own function")
         for stmt in rest:
             keys = _import_keys(stmt, package) if isinstance(stmt, (ast.Try, ast.If)) else {}
             for bound in _bound_names(stmt):
@@ -283,12 +401,26 @@ def inline_project_imports(context: str, module: str, filename: str, needs: tupl
                     project.bind(bound, key)
         stars: list[str] = []
         for stmt in touched:
+            if isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    bound = alias.asname or alias.name
+                    if alias.name.split(".")[0] != project.top:
+                        kept.append(f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else ""))
+                        continue
+                    if not alias.asname and "." in alias.name:
+                        raise _Unresolved(f"import {alias.name} (a dotted module path)")
+                    project.namespace(bound, alias.name, _attribute_uses(users, bound), 1)
+                continue
             target = _absolute(stmt, package)
             if not project.is_project(target):
                 raise _Unresolved(f"{_unit_text(lines, stmt)}: not a module of the project")
             for alias in stmt.names:
                 if alias.name == "*":
                     stars.append(target)
+                    continue
+                sub = project.submodule(target, alias.name)
+                if sub:
+                    project.namespace(alias.asname or alias.name, sub, _attribute_uses(users, alias.asname or alias.name), 1)
                     continue
                 project.request(target, alias.name, 1)
                 if alias.asname and alias.asname != alias.name:

@@ -212,6 +212,10 @@ def find_function(result_or_source: ExtractResult | str | bytes, qualname: str) 
     raise KeyError(f"no function {qualname!r} in {result.path} (found: {known or 'none'})")
 
 
+def _every_arg(args: ast.arguments) -> list[ast.arg]:
+    return args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
+
+
 def _extract(tree: ast.Module, table: symtable.SymbolTable, module: cst.Module, text: str, path: str) -> ExtractResult:
     ast_defs = fn.ast_defs(tree)
     cst_defs = fn.cst_defs(module)
@@ -226,7 +230,8 @@ def _extract(tree: ast.Module, table: symtable.SymbolTable, module: cst.Module, 
         own_table, parent_table = tables[id(found.node)]
         needs = scope.def_needs(found.node, own_table, parent_table)
         names = module_level(needs, scope)
-        imports, helpers, context = scope.closure(names, found.top_index)
+        annotated = bool(found.node.returns) or any(a.annotation for a in _every_arg(found.node.args))
+        imports, helpers, context = scope.closure(names, found.top_index, annotated)
         docstring = ast.get_docstring(found.node, clean=True)
         body = None
         if lines is not None and isinstance(node.body, cst.IndentedBlock) and node.body.indent is None:

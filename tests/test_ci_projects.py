@@ -353,8 +353,10 @@ def test_project_imports_are_inlined_so_the_task_runs_without_the_project(tmp_pa
     assert task.prompt.index("_SPACES = re.compile") < task.prompt.index("def squash") < task.prompt.index("def headline")
     assert task.metadata["inlined"] == ["ilib.data.limits.MAX_WORDS", "ilib.text._SPACES", "ilib.text.squash"]
     assert "candidate('one')" in task.test
-    # a module imported as a module is not inlined: today's behaviour, a validation reject
-    assert rejects["ci/ilib.core.shout"].reason == "validation_failed"
+    # a module imported by name, read only as `textmod.squash`: a namespace of what is read
+    shout = problems["ci/ilib.core.shout"]
+    assert "textmod = types.SimpleNamespace(squash=squash)" in shout.prompt and "import types" in shout.prompt
+    assert shout.prompt.index("def squash") < shout.prompt.index("textmod = ") < shout.prompt.index("def shout")
 
 
 def test_inlining_dedups_orders_and_caps(tmp_path, monkeypatch):

@@ -182,7 +182,23 @@ def test_try_import_block_and_future_import_go_with_the_imports():
     assert dump.imports[0] == "from __future__ import annotations"
     assert dump.imports[1].startswith("try:\n    import simplejson as json\nexcept ImportError:")
     assert dump.helpers == ()
-    assert "Thing" in dump.referenced_names  # unresolved names are reported, not invented
+    assert "Thing" not in dump.referenced_names  # PEP 563: annotations are never evaluated, so not needed
+
+
+def test_annotation_names_are_needed_without_the_future_import_and_not_with_it():
+    body = """
+        if TYPE_CHECKING:
+            from big.module import Thing
+        TYPE_CHECKING = False
+
+        def dump(x: Thing) -> str:
+            return str(x)
+        """
+    eager = find_function(src(body), "dump")
+    assert "Thing" in eager.referenced_names  # evaluated when the def runs: reported, not invented
+    lazy = find_function(src("from __future__ import annotations\n" + textwrap.dedent(body)), "dump")
+    assert "Thing" not in lazy.referenced_names and "TYPE_CHECKING" not in lazy.context
+    assert lazy.context.startswith("from __future__ import annotations")  # the header still needs it
 
 
 def test_star_import_is_kept_when_a_name_is_unresolved():

@@ -17,15 +17,14 @@ by name, which a standalone task cannot provide).
 from __future__ import annotations
 
 import ast
-import keyword
 import logging
 import re
-import textwrap
 from pathlib import Path
 from typing import Any, Iterator
 
 from codexsd.core.record import Problem, Reject
 from curation.ci.config import CIConfig
+from filters.base import SandboxShard
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +103,10 @@ def _docstring_block(info) -> str:
     return f"{body_indent or '    '}{raw}\n"
 
 
+def _prompt(context: str, header: str, docblock: str) -> str:
+    return (context.rstrip("\n") + "\n\n\n" if context.strip() else "") + header + "\n" + docblock
+
+
 def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Reject:
     """The task for one traced function, before validation (or a Reject saying why not)."""
     task_id = item["id"]
@@ -111,25 +114,33 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
         return Reject(task_id, STAGE, "method", f"{info.qualname} belongs to class {info.class_name}")
     if config.require_docstring and not (info.docstring or "").strip():
         return Reject(task_id, STAGE, "no_docstring", info.qualname)
+    header = _header(info)
+    docblock = _docstring_block(info)
     context = info.context or ""
     inlined = None
     if not _is_stdlib(item["filename"]):  # the sandbox has the stdlib, not the project: inline its own imports
         from curation._cst_inline import inline_project_imports
 
-        inlined = inline_project_imports(context, item["module"], item["filename"], info.referenced_names)
+        for strip in (False, True):  # too long with the inlined helpers' docstrings: try without them
+            inlined = inline_project_imports(info.context or "", item["module"], item["filename"],
+                                             info.referenced_names, own=info.name, body=info.body,
+                                             strip_docstrings=strip)
+            if inlined.reason:
+                continue
+            if not inlined.names or len(_prompt(inlined.context, header, docblock)) <= inlined.max_chars:
+                break
         if inlined.reason:
             return Reject(task_id, STAGE, inlined.reason, inlined.detail)
         context = inlined.context
+        prompt = _prompt(context, header, docblock)
+        if inlined.names and len(prompt) > inlined.max_chars:  # what inlining added made it too long
+            return Reject(task_id, STAGE, "context_too_large", f"prompt of {len(prompt)} chars with "
+                          f"{len(inlined.names)} inlined definitions > {inlined.max_chars} (CODEXSD_INLINE_MAX_CHARS)")
     context = absolute_imports(context, item["module"], Path(item["filename"]).name == "__init__.py")
     own = imports_own_module(context, item["module"])
     if own:
         return Reject(task_id, STAGE, "imports_own_module", own)
-    header = _header(info)
-    docblock = _docstring_block(info)
-    prompt = (context.rstrip("\n") + "\n\n\n" if context.strip() else "") + header + "\n" + docblock
-    if inlined and inlined.names and len(prompt) > inlined.max_chars:  # what inlining added made it too long
-        return Reject(task_id, STAGE, "context_too_large", f"prompt of {len(prompt)} chars with "
-                      f"{len(inlined.names)} inlined definitions > {inlined.max_chars} (CODEXSD_INLINE_MAX_CHARS)")
+    prompt = _prompt(context, header, docblock)
     body = info.body if info.body.endswith("\n") else info.body + "\n"
     from codexsd.sandbox.calls import render_check
 
@@ -193,12 +204,19 @@ def traced_definition(result, qualname: str, firstlineno: int):
     return best[1] if best else None
 
 
-class TaskBuilder:
-    """The stage function: traced-function items in, validated Problems or Rejects out."""
+class TaskBuilder(SandboxShard):
+    """The stage function: traced-function items in, validated Problems or Rejects out.
 
-    def __init__(self, config: CIConfig, sandbox):
+    Picklable (pool or Ray workers): `sandbox` is used in the process that made it; a worker
+    opens its own (`config.sandbox`, else the backend of `sandbox`) once, with `sandbox_workers`.
+    The items' source files must be readable where it runs (OUT on shared storage, for Ray).
+    """
+
+    def __init__(self, config: CIConfig, sandbox=None, sandbox_workers: int | None = None):
         self.config = config
         self.sandbox = sandbox
+        self.backend = config.sandbox or getattr(sandbox, "name", None)
+        self.sandbox_workers = sandbox_workers
 
     def __call__(self, items: list[dict[str, Any]]) -> Iterator[Problem | Reject]:
         from curation import extract
@@ -231,12 +249,10 @@ class TaskBuilder:
             results.append(build_problem(item, info, self.config))
 
         todo = [(i, r) for i, r in enumerate(results) if isinstance(r, Problem)]
-        judged = judge_bodies(self.sandbox, [(p, p.canonical_solution) for _, p in todo],
+        judged = judge_bodies(self.get_sandbox(), [(p, p.canonical_solution) for _, p in todo],
                               timeout=self.config.validation_timeout) if todo else []
         for (i, problem), (outcome, _) in zip(todo, judged):
-            if outcome.passed:
-                problem.metadata["validation_s"] = round(outcome.duration, 3)
-            else:
+            if not outcome.passed:  # (no run time kept: the output bytes must not depend on where it ran)
                 reason = {"failed": "validation_failed", "timeout": "validation_timeout"}.get(outcome.status.value,
                                                                                               "validation_error")
                 results[i] = Reject(problem.task_id, STAGE, reason, outcome.detail[-500:])
