@@ -308,7 +308,8 @@ def collect(cfg: BuildConfig, raw: Path, sandbox, progress: bool = True, executo
     if cfg.sources.ci:
         from curation.ci import collect_ci
 
-        parts.append(collect_ci(list(cfg.sources.ci_projects), raw / "ci", cfg.ci, sandbox=sandbox, progress=progress))
+        parts.append(collect_ci(list(cfg.sources.ci_projects), raw / "ci", cfg.ci, sandbox=sandbox, progress=progress,
+                                executor=executor))
         shards += read_shards(raw / "ci")
     if cfg.sources.competitive:
         from curation.competitive import collect_competitive

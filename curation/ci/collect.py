@@ -6,6 +6,10 @@ cache the result under OUT/work/<project>/trace.json (a rerun with the same sett
 reuses it). Then one resumable stage turns every traced function into a Problem or a
 Reject; a project that cannot be fetched, installed or traced becomes one Reject, and
 the other projects of the run go on.
+
+Given an executor (codexsd.core.executor), each source is traced as one task and the
+stage's shards run there too; results are merged in source order, so the output bytes
+do not depend on where anything ran.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from codexsd.core.config import ConfigError
+from codexsd.core.executor import Executor, LocalExecutor
 from codexsd.core.stage import StageStats, chunk, fingerprint, run_stage
 from curation.ci import project as projects_mod
 from curation.ci import runner, stdlib
@@ -62,8 +70,12 @@ def _failure_item(spec: str, reason: str, detail: str) -> dict:
 
 
 def trace_source(spec: str, config: CIConfig, work_root: Path,
-                 on_module: Callable[[runner.ModuleOutcome], None] | None = None) -> dict[str, Any]:
-    """Trace one source (DEFAULT_SOURCE or a PROJECT); returns {'items': [...], 'report': {...}} (cached)."""
+                 on_module: Callable[[runner.ModuleOutcome], None] | None = None,
+                 cwd: Path | None = None) -> dict[str, Any]:
+    """Trace one source (DEFAULT_SOURCE or a PROJECT); returns {'items': [...], 'report': {...}} (cached).
+
+    `cwd`: where a relative project path is found (the driver's folder, for a task run elsewhere).
+    """
     is_stdlib = spec == DEFAULT_SOURCE
     slug = f"stdlib-{sys.version.split()[0]}" if is_stdlib else projects_mod.project_slug(spec)
     work = work_root / slug
@@ -85,7 +97,7 @@ def trace_source(spec: str, config: CIConfig, work_root: Path,
             target = stdlib.stdlib_target(modules, scratch)
             origin, src_root = stdlib.stdlib_origin(), None
         else:
-            proj = projects_mod.fetch(spec, work, config.install_timeout)
+            proj = projects_mod.fetch(_anchored(spec, cwd), work, config.install_timeout)
             target = projects_mod.project_target(proj, work, config)
             origin, src_root = proj.origin, proj.src.resolve()
         report["test_modules"] = len(target.jobs)
@@ -124,6 +136,14 @@ def trace_source(spec: str, config: CIConfig, work_root: Path,
         tmp.write_text(json.dumps(result))
         os.replace(tmp, cache)
     return result
+
+
+def _anchored(spec: str, cwd: Path | None) -> str:
+    """A relative local-path `spec` made absolute against `cwd`; any other spec as it is."""
+    if cwd is None or spec.startswith("pypi:") or projects_mod._is_git_url(spec):
+        return spec
+    path = Path(spec).expanduser()
+    return spec if path.is_absolute() else str(cwd / path)
 
 
 def _retry_missing_modules(spec, target, records, outcomes, config: CIConfig, work: Path, on_module):
@@ -185,33 +205,46 @@ def _dedupe(items: list[dict]) -> list[dict]:
 
 
 def collect_ci(projects: list[str], out_dir: str | os.PathLike, config: CIConfig | None = None, sandbox=None,
-               progress: bool = True) -> StageStats:
+               progress: bool = True, executor: Executor | None = None) -> StageStats:
     """Trace `projects` (default: the stdlib's own tests) into validated `ci` Problems under `out_dir`.
 
     Writes the stage's shards, rejects and stats.json, plus `projects.json` (per project: test
     modules passed/failed/timed out/crashed, functions traced, calls kept and dropped by reason).
+
+    Without `executor` (or with a local one of 1 worker) everything runs from this process:
+    `config.project_workers` projects traced at a time, the stage with `sandbox` (else one it
+    opens). Otherwise each source is traced as one task of `executor`, and the stage's shards
+    run there with a sandbox per worker process. On a Ray cluster `out_dir` must be on storage
+    that every node sees at the same path (a shared mount): the projects' sources, venvs and
+    traces live under OUT/work, and a worker that cannot see or write it stops the run saying so.
     """
     config = config or CIConfig()
     out = Path(out_dir)
-    work_root = out / "work"
+    work_root = out.absolute() / "work"  # absolute: a task may run in another folder, or on another node
     sources = list(projects) or [DEFAULT_SOURCE]
     if DEFAULT_SOURCE in sources:
         stdlib.require_test_package()
-    traced_all = _trace_all(sources, config, work_root, progress)
+    inline = executor is None or (isinstance(executor, LocalExecutor) and executor.workers <= 1)
+    if inline:
+        traced_all = _trace_all(sources, config, work_root, progress)
+    else:
+        traced_all = _trace_on(executor, sources, config, work_root, progress)
     items = [item for traced in traced_all for item in traced["items"]]
     reports = [traced["report"] for traced in traced_all]
     out.mkdir(parents=True, exist_ok=True)
     (out / "projects.json").write_text(json.dumps(reports, indent=2) + "\n")
     items = _dedupe(items)
-    own_sandbox = sandbox is None
+    own_sandbox = sandbox is None and inline
     if own_sandbox:
         from codexsd.sandbox import get_sandbox
 
         sandbox = get_sandbox(config.sandbox or None)
+    cpus = getattr(executor, "num_cpus", None)  # a Ray task's CPUs: its worker's sandbox runs that many programs
+    builder = TaskBuilder(config, sandbox, sandbox_workers=max(1, int(cpus)) if cpus else None)
     try:
         params = {k: v for k, v in config.to_dict().items() if k not in ("workers", "project_workers", "sandbox")}
-        return run_stage(STAGE, out, chunk(items, config.shard_size), TaskBuilder(config, sandbox), params=params,
-                         workers=1, progress=progress)
+        return run_stage(STAGE, out, chunk(items, config.shard_size), builder, params=params,
+                         workers=1, progress=progress, executor=None if inline else executor)
     finally:
         if own_sandbox:
             sandbox.close()
@@ -231,11 +264,7 @@ def _trace_all(sources: list[str], config: CIConfig, work_root: Path, progress: 
         return out
     from concurrent.futures import ThreadPoolExecutor
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(sources), desc="trace projects", unit="project")
+    bar = _projects_bar(len(sources), progress)
 
     def one(spec: str) -> dict[str, Any]:
         result = trace_source(spec, config, work_root)
@@ -250,6 +279,76 @@ def _trace_all(sources: list[str], config: CIConfig, work_root: Path, progress: 
     finally:
         if bar is not None:
             bar.close()
+
+
+def _trace_on(executor: Executor, sources: list[str], config: CIConfig, work_root: Path,
+              progress: bool) -> list[dict[str, Any]]:
+    """One `executor` task per source; results in `sources` order."""
+    task = TraceTask(config, str(work_root), _mark_work_root(work_root), os.getcwd())
+    bar = _projects_bar(len(sources), progress)
+    results: dict[int, dict[str, Any]] = {}
+    try:
+        for i, result in executor.run(task, sources):
+            results[i] = result
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(sources[i], refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [results[i] for i in range(len(sources))]
+
+
+class WorkNotShared(ConfigError):
+    """A worker does not see, or cannot write, the OUT/work folder the driver made."""
+
+
+DRIVER_MARK = ".driver"
+
+
+def _mark_work_root(work_root: Path) -> str:
+    """Write the mark a worker looks for under OUT/work (who made it, when); returns its text."""
+    work_root.mkdir(parents=True, exist_ok=True)
+    mark = f"{socket.gethostname()} pid {os.getpid()} at {time.time_ns()}"
+    (work_root / DRIVER_MARK).write_text(mark)
+    return mark
+
+
+def _check_work_root(work_root: Path, mark: str) -> None:
+    host = socket.gethostname()
+    try:
+        seen = (work_root / DRIVER_MARK).read_text()
+    except OSError:
+        seen = None
+    if seen != mark:
+        raise WorkNotShared(f"{work_root} on node {host} is not the driver's folder (its mark is missing): on a "
+                            "Ray cluster the output folder must be on storage every node sees at the same path")
+    probe = work_root / f".probe-{host}-{os.getpid()}"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise WorkNotShared(f"cannot write {work_root} on node {host} ({exc.strerror or exc}): on a Ray cluster the "
+                            "output folder must be on storage every node sees and can write") from None
+
+
+@dataclass(frozen=True)
+class TraceTask:
+    """An executor task (picklable): one source's `trace_source` result, traced wherever it runs.
+
+    `mark` is the text the driver wrote to OUT/work/.driver: a worker that reads something else
+    sees another folder, and says so instead of tracing into it.
+    """
+
+    config: CIConfig
+    work_root: str
+    mark: str
+    cwd: str  # the driver's folder: relative project paths are read from there
+
+    def __call__(self, spec: str) -> dict[str, Any]:
+        work_root = Path(self.work_root)
+        _check_work_root(work_root, self.mark)
+        return trace_source(spec, self.config, work_root, cwd=Path(self.cwd))
 
 
 def read_projects_file(path: str | os.PathLike) -> list[str]:
@@ -280,3 +379,11 @@ class _ModuleBar:
 
 def _module_bar(spec: str, progress: bool) -> _ModuleBar | None:
     return _ModuleBar(spec) if progress else None
+
+
+def _projects_bar(total: int, progress: bool):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="trace projects", unit="project")
