@@ -208,7 +208,7 @@ def _adequacy(ctx: BuildContext, input: Path, output: Path) -> StageStats:
 def _dedup(ctx: BuildContext, input: Path, output: Path) -> StageStats:
     from filters.dedup import dedup_stage
 
-    return dedup_stage(input, output, ctx.cfg.dedup, progress=ctx.progress)
+    return dedup_stage(input, output, ctx.cfg.dedup, progress=ctx.progress, executor=ctx.executor)
 
 
 def _solvability(ctx: BuildContext, input: Path, output: Path) -> StageStats:

@@ -2,7 +2,11 @@
 
 Both are global decisions (an item is a duplicate of some *other* item), so the stage
 reads every input shard, decides once, then writes each shard through
-`codexsd.core.stage.run_stage`, keeping its resume and accounting rules.
+`codexsd.core.stage.run_stage`, keeping its resume and accounting rules. The per-problem
+work (the benchmark-overlap check, the normalised digest, the MinHash) runs as executor
+tasks (`SignShard`: this process, a local pool or Ray); the driver walks the returned
+`Signature`s in input order through one global LSH, so the decisions and the bytes written
+are the same wherever the signatures were computed.
 
 Problems are compared on their normalised text and code (`decontaminate.problem_parts`:
 lowercased word tokens, docstrings apart from code, defined function names masked).
@@ -17,13 +21,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import pickle
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
 from codexsd.core.config import ConfigError
 from codexsd.core.imports import require
 from codexsd.core.record import Problem, Reject
-from codexsd.core.stage import StageStats, fingerprint, read_shards, run_stage
+from codexsd.core.executor import Executor, LocalExecutor
+from codexsd.core.stage import AccountingError, StageStats, chunk, fingerprint, read_shards, run_stage
 from filters.decontaminate import BenchmarkIndex, BenchmarkItem, load_humaneval, load_mbpp, ngrams, problem_parts, words
 
 log = logging.getLogger(__name__)
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 STAGE = "dedup"
 KNOWN_BENCHMARKS = ("humaneval", "mbpp")
 LSH_MAX_THRESHOLD = 0.9
+SIGN_TASK_SIZE = 200  # problems per signature task (placement only: decisions do not depend on it)
 
 
 @dataclass
@@ -99,8 +106,79 @@ def normalised_form(problem: Problem) -> str:
     return " ".join(words(text)) + "\n" + " ".join(words(code))
 
 
+@dataclass(frozen=True)
+class Signature:
+    """One problem's per-problem work, done where the executor puts it: what the driver decides from.
+
+    `contaminated`: the benchmark overlap found (then nothing else is computed); otherwise the
+    digest of the normalised form (exact duplicates) and the MinHash values (near duplicates).
+    """
+
+    contaminated: str = ""
+    digest: str = ""
+    hashvalues: Any = None  # numpy uint64 array, cfg.num_perm long
+    scheme: str = ""  # datasketch's permutation scheme of those values
+
+
+def shingles(problem: Problem, size: int) -> set[bytes]:
+    """Word `size`-grams of the text and of the code, kept apart (a part shorter than `size` counts whole)."""
+    out: set[bytes] = set()
+    for kind, part in enumerate(problem_parts(problem)):
+        tokens = words(part)
+        grams = [g for _, g in ngrams(tokens, size)] or ([" ".join(tokens)] if tokens else [])
+        out.update(f"{kind}:{g}".encode() for g in grams)
+    return out
+
+
+def sign(problem: Problem, cfg: DedupConfig, index: BenchmarkIndex | None = None) -> Signature:
+    """The benchmark overlap of `problem`, or its dedup keys (a MinHash seeded by `cfg.seed`)."""
+    overlap = index.check(problem) if index is not None else None
+    if overlap is not None:
+        return Signature(contaminated=overlap.detail())
+    ds = require("datasketch")
+    mh = ds.MinHash(num_perm=cfg.num_perm, seed=cfg.seed)
+    mh.update_batch(sorted(shingles(problem, cfg.shingle)))
+    digest = hashlib.sha256(normalised_form(problem).encode()).hexdigest()
+    return Signature(digest=digest, hashvalues=mh.hashvalues, scheme=mh.scheme)
+
+
+class SignShard:
+    """The executor's task: a list of Problems -> their Signatures, in order.
+
+    The benchmark index travels pickled once (bytes) and is unpickled once per worker process,
+    not once per task; in this process the live index is used as is.
+    """
+
+    def __init__(self, cfg: DedupConfig, index: BenchmarkIndex | None = None):
+        self.cfg = cfg
+        self._index = index
+        self._blob: bytes | None = None
+        self._key = ""
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self._index is not None and self._blob is None:
+            self._blob = pickle.dumps(self._index, protocol=pickle.HIGHEST_PROTOCOL)
+            self._key = hashlib.sha256(self._blob).hexdigest()
+        return {"cfg": self.cfg, "_index": None, "_blob": self._blob, "_key": self._key}
+
+    def index(self) -> BenchmarkIndex | None:
+        if self._index is None and self._blob is not None:
+            if self._key not in _WORKER_INDEX:
+                _WORKER_INDEX.clear()  # one index per worker: the latest stage's
+                _WORKER_INDEX[self._key] = pickle.loads(self._blob)
+            self._index = _WORKER_INDEX[self._key]
+        return self._index
+
+    def __call__(self, problems: list[Problem]) -> list[Signature]:
+        index = self.index()
+        return [sign(p, self.cfg, index) for p in problems]
+
+
+_WORKER_INDEX: dict[str, BenchmarkIndex] = {}
+
+
 class Deduplicator:
-    """Streaming first-wins dedup: `check(problem)` returns None (keep) or a Reject."""
+    """Streaming first-wins dedup: `check(problem)` (or `check_signature`) returns None (keep) or a Reject."""
 
     def __init__(self, cfg: DedupConfig):
         ds = require("datasketch")
@@ -111,46 +189,58 @@ class Deduplicator:
         self._exact: dict[str, str] = {}
         self._hashes: dict[str, Any] = {}
 
-    def _shingles(self, problem: Problem) -> set[bytes]:
-        out: set[bytes] = set()
-        for kind, part in enumerate(problem_parts(problem)):
-            tokens = words(part)
-            grams = [g for _, g in ngrams(tokens, self.cfg.shingle)] or ([" ".join(tokens)] if tokens else [])
-            out.update(f"{kind}:{g}".encode() for g in grams)
-        return out
-
     def check(self, problem: Problem) -> Reject | None:
-        form = normalised_form(problem)
-        digest = hashlib.sha256(form.encode()).hexdigest()
-        if digest in self._exact:
-            return Reject(problem.task_id, STAGE, "exact_duplicate", f"same normalised text and code as {self._exact[digest]}")
-        mh = self._ds.MinHash(num_perm=self.cfg.num_perm, seed=self.cfg.seed)
-        mh.update_batch(sorted(self._shingles(problem)))
+        return self.check_signature(problem.task_id, sign(problem, self.cfg))
+
+    def check_signature(self, task_id: str, sig: Signature) -> Reject | None:
+        """Compare one problem's keys with the problems kept so far; keep it (None) or say whose copy it is."""
+        if sig.digest in self._exact:
+            return Reject(task_id, STAGE, "exact_duplicate", f"same normalised text and code as {self._exact[sig.digest]}")
+        mh = self._ds.LeanMinHash(seed=self.cfg.seed, hashvalues=sig.hashvalues, scheme=sig.scheme)
         candidates = sorted(self._lsh.query(mh))
         scored = [(self._hashes[key].jaccard(mh), key) for key in candidates]
         scored = [(s, k) for s, k in scored if s >= self.cfg.threshold]
         if scored:
             score, key = max(scored, key=lambda sk: (sk[0], -int(sk[1].split("#", 1)[0])))  # ties: the first kept
-            return Reject(problem.task_id, STAGE, "near_duplicate", f"{key.split('#', 1)[1]}: similarity {score:.2f}")
-        key = f"{len(self._hashes)}#{problem.task_id}"  # unique even if task_ids repeat
-        self._exact[digest] = problem.task_id
+            return Reject(task_id, STAGE, "near_duplicate", f"{key.split('#', 1)[1]}: similarity {score:.2f}")
+        key = f"{len(self._hashes)}#{task_id}"  # unique even if task_ids repeat
+        self._exact[sig.digest] = task_id
         self._hashes[key] = mh
         self._lsh.insert(key, mh)
         return None
 
 
-def decide(problems: Sequence[Problem], cfg: DedupConfig, index: BenchmarkIndex | None = None, progress: bool = False) -> dict[int, Reject]:
-    """Rejects by position in `problems`: contaminated first, then duplicates of kept ones."""
+def signatures(problems: Sequence[Problem], cfg: DedupConfig, index: BenchmarkIndex | None = None,
+               executor: Executor | None = None, task_size: int = SIGN_TASK_SIZE, progress: bool = False) -> list[Signature]:
+    """Every problem's Signature, in input order, computed in tasks of `task_size` on `executor` (default: here)."""
     from tqdm.auto import tqdm
 
+    tasks = chunk(problems, task_size)
+    done: dict[int, list[Signature]] = {}
+    with tqdm(total=len(problems), desc="dedup: signatures", unit="item", disable=not progress, leave=False) as bar:
+        for k, sigs in (executor or LocalExecutor(1)).run(SignShard(cfg, index), tasks):
+            if len(sigs) != len(tasks[k]):
+                raise AccountingError(f"dedup signatures, task {k}: {len(tasks[k])} problems in, {len(sigs)} signatures out")
+            done[k] = sigs
+            bar.update(len(sigs))
+    return [sig for k in range(len(tasks)) for sig in done[k]]
+
+
+def decide(problems: Sequence[Problem], cfg: DedupConfig, index: BenchmarkIndex | None = None, progress: bool = False,
+           executor: Executor | None = None, task_size: int = SIGN_TASK_SIZE) -> dict[int, Reject]:
+    """Rejects by position in `problems`: contaminated first, then duplicates of kept ones.
+
+    The per-problem work runs on `executor`; the decisions, in input order on this process, do
+    not depend on where it ran or how the problems were split into tasks.
+    """
+    sigs = signatures(problems, cfg, index, executor, task_size, progress)
     dedup = Deduplicator(cfg)
     rejects: dict[int, Reject] = {}
-    for i, problem in enumerate(tqdm(problems, desc="dedup", unit="item", disable=not progress, leave=False)):
-        overlap = index.check(problem) if index is not None else None
-        if overlap is not None:
-            rejects[i] = Reject(problem.task_id, STAGE, "contaminated", overlap.detail())
+    for i, (problem, sig) in enumerate(zip(problems, sigs)):
+        if sig.contaminated:
+            rejects[i] = Reject(problem.task_id, STAGE, "contaminated", sig.contaminated)
             continue
-        reject = dedup.check(problem)
+        reject = dedup.check_signature(problem.task_id, sig)
         if reject is not None:
             rejects[i] = reject
     return rejects
@@ -177,14 +267,19 @@ def _file_digest(path: str) -> str:
     return h.hexdigest()[:16]
 
 
-def dedup_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: DedupConfig | None = None, progress: bool = True) -> StageStats:
-    """Read every shard of `in_dir`, drop contaminated and duplicate problems, write `out_dir`."""
+def dedup_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: DedupConfig | None = None, progress: bool = True,
+                executor: Executor | None = None, task_size: int = SIGN_TASK_SIZE) -> StageStats:
+    """Read every shard of `in_dir`, drop contaminated and duplicate problems, write `out_dir`.
+
+    Signatures are computed on `executor` (default: this process); the decisions and every file
+    are made here, so the output bytes do not depend on the executor.
+    """
     cfg = cfg or DedupConfig()
     cfg.validate()
     shards = read_shards(in_dir)
     flat = [p for shard in shards for p in shard if isinstance(p, Problem)]  # malformed lines: rejected by run_stage
     index = build_benchmark_index(cfg) if cfg.decontaminate else None
-    rejects = decide(flat, cfg, index, progress=progress)
+    rejects = decide(flat, cfg, index, progress=progress, executor=executor, task_size=task_size)
     wrapped: list[list[dict[str, Any]]] = []
     position = 0
     for shard in shards:
@@ -200,12 +295,13 @@ def dedup_stage(in_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: Dedu
     return stats
 
 
-def dedup_problems(problems: Iterable[Problem], cfg: DedupConfig | None = None) -> tuple[list[Problem], list[Reject]]:
+def dedup_problems(problems: Iterable[Problem], cfg: DedupConfig | None = None, executor: Executor | None = None,
+                   task_size: int = SIGN_TASK_SIZE) -> tuple[list[Problem], list[Reject]]:
     """In-memory form of the stage: (kept, rejected)."""
     cfg = cfg or DedupConfig()
     cfg.validate()
     problems = list(problems)
     index = build_benchmark_index(cfg) if cfg.decontaminate else None
-    rejects = decide(problems, cfg, index)
+    rejects = decide(problems, cfg, index, executor=executor, task_size=task_size)
     kept = [p for i, p in enumerate(problems) if i not in rejects]
     return kept, [rejects[i] for i in sorted(rejects)]

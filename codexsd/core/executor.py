@@ -9,6 +9,13 @@ memory, node lost) is run again, up to `max_retries` times; an exception raised 
 itself is not retried: it propagates to the caller with its own type. Nothing else
 crosses the boundary: `fn` and its arguments are pickled there, results pickled back.
 
+Pool workers start from a fork server ("forkserver"; $CODEXSD_MP_START), never by forking the
+driver: a driver that already ran torch (or started threads) would hand its children locks held
+by threads that do not exist there, and a torch op in the child hangs. So `fn` must be
+importable by name in a fresh process (a module-level function or class, not a closure). Each
+worker takes the driver's `sys.path`, environment and working folder at pool start, as a forked
+one would have.
+
 Workers keep expensive things (a sandbox pool, a loaded sampler) across tasks through
 `process_resource`, built on first use and closed when the worker process exits.
 """
@@ -19,6 +26,7 @@ import abc
 import atexit
 import logging
 import os
+import sys
 from typing import Any, Callable, Iterator, Sequence
 
 from codexsd.core.config import ConfigError
@@ -27,6 +35,8 @@ log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "ray")
 DEFAULT_MAX_RETRIES = 3
+START_METHODS = ("forkserver", "spawn", "fork")
+MP_START_METHOD = os.environ.get("CODEXSD_MP_START", "forkserver")  # fork hangs after torch ran in the driver
 
 
 class WorkerDied(RuntimeError):
@@ -56,14 +66,19 @@ class LocalExecutor(Executor):
     """`workers` <= 1 (or a single task): in this process, in order. Otherwise a process pool.
 
     A pool whose worker died (`BrokenProcessPool`) is replaced and the unfinished tasks are
-    submitted again, up to `max_retries` times.
+    submitted again, up to `max_retries` times. Its workers start by `start_method` (default
+    `MP_START_METHOD`; `spawn` where the platform has no fork server).
     """
 
     name = "local"
 
-    def __init__(self, workers: int = 1, max_retries: int = DEFAULT_MAX_RETRIES):
+    def __init__(self, workers: int = 1, max_retries: int = DEFAULT_MAX_RETRIES, start_method: str | None = None):
         self.workers = max(1, int(workers or 1))
         self.max_retries = max_retries
+        self.start_method = start_method or MP_START_METHOD
+        if self.start_method not in START_METHODS:
+            raise ConfigError(f"process start method {self.start_method!r} (CODEXSD_MP_START) is not one of "
+                              f"{', '.join(START_METHODS)}")
 
     def run(self, fn, args):
         if self.workers <= 1 or len(args) <= 1:
@@ -77,7 +92,9 @@ class LocalExecutor(Executor):
         for attempt in range(self.max_retries + 1):
             finished: set[int] = set()
             try:
-                with ProcessPoolExecutor(max_workers=min(self.workers, len(todo))) as pool:
+                with ProcessPoolExecutor(max_workers=min(self.workers, len(todo)), mp_context=self._context(),
+                                         initializer=_adopt_driver_state,
+                                         initargs=(list(sys.path), dict(os.environ), os.getcwd())) as pool:
                     futures = {pool.submit(fn, args[i]): i for i in todo}
                     try:
                         for fut in as_completed(futures):
@@ -94,6 +111,25 @@ class LocalExecutor(Executor):
                 if attempt == self.max_retries:
                     raise WorkerDied(f"a worker process died {attempt + 1} times; {len(todo)} tasks unfinished") from exc
                 log.warning("a worker process died; running %d unfinished tasks again", len(todo))
+
+    def _context(self):
+        import multiprocessing
+
+        method = self.start_method
+        if method not in multiprocessing.get_all_start_methods():
+            method = "spawn"
+        return multiprocessing.get_context(method)
+
+
+def _adopt_driver_state(path: list[str], environ: dict[str, str], cwd: str) -> None:
+    """A pool worker's first act: the driver's import path, environment and folder, as a fork would give."""
+    sys.path[:] = path
+    os.environ.clear()
+    os.environ.update(environ)
+    try:
+        os.chdir(cwd)
+    except OSError:  # the driver's folder is gone: paths the driver passed are absolute or fail on their own
+        pass
 
 
 class RayExecutor(Executor):
