@@ -46,7 +46,7 @@ commands =
 def test_tox_with_backslashes_and_posargs_falls_back_instead_of_crashing(tmp_path):
     write_tree(tmp_path, {"tox.ini": TOX_ODD, "tests/test_a.py": "", "pkg/__init__.py": ""})
     argv, where = find_test_command(tmp_path)
-    assert (argv, where) == (["-m", "pytest", "-q"], "tox")  # the continued line, joined; {posargs} dropped
+    assert (argv, where) == (["-m", "pytest", "tests", "-q"], "tox")  # the continued line, joined; {posargs:tests}: tests
     assert _tox_section(tmp_path)[1] == ["pytest", "text-unidecode"]  # comments and factor prefixes dropped
     write_tree(tmp_path, {"tox.ini": "[testenv]\ncommands = pytest 'unterminated {posargs}\n"})
     assert find_test_command(tmp_path)[0] == ["-m", "pytest"]  # logged, then the default

@@ -296,14 +296,19 @@ def _travis_commands(src: Path) -> list[str]:
     return [script] if isinstance(script, str) else [s for s in script if isinstance(s, str)]
 
 
+DOC_SUFFIXES = (".rst", ".md", ".txt")
+
+
 def command_argv(command: str) -> list[str] | None:
     """`python` arguments for a pytest/unittest command line, or None when it is neither (or does not parse)."""
+    # tox's `{posargs:DEFAULT}` is DEFAULT when no arguments are given (as here); `{posargs}` is nothing
+    command = re.sub(r"\{posargs(?::([^{}]*))?\}", lambda m: m.group(1) or "", command)
     try:
         tokens = shlex.split(command.replace("\\\n", " "))
     except ValueError as exc:
         log.warning("test command %r does not parse (%s): trying the next one", command[:200], exc)
         return None
-    tokens = [t for t in tokens if "{posargs" not in t and t not in ("\\", "--")]
+    tokens = [t for t in tokens if t and "{posargs" not in t and t not in ("\\", "--")]
     tokens = [t.replace("{toxinidir}/", "").replace("{toxinidir}", ".") for t in tokens]
     while tokens and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", tokens[0]):
         tokens.pop(0)
@@ -325,6 +330,9 @@ def command_argv(command: str) -> list[str] | None:
             if t.startswith(("--cov", "-n=", "--numprocesses", "--dist", "--doctest")) or "{" in t:
                 continue
             rest.append(t)
+        paths = [t for t in rest if not t.startswith("-")]
+        if paths and all(Path(t).suffix in DOC_SUFFIXES for t in paths):
+            return None  # doctests of documents only (`pytest README.rst`): the suite is another command
         return ["-m", "pytest"] + rest
     if tokens[2] == "unittest":
         return ["-m", "unittest"] + tokens[3:]
