@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("ray", reason="pip install 'codexsd[ray]'")
 
 from ci_testing import write_tree  # noqa: E402
-from codexsd.core.executor import RayExecutor  # noqa: E402
+from codexsd.core.executor import LocalExecutor, RayExecutor  # noqa: E402
 from codexsd.core.stage import read_artifact, read_rejects  # noqa: E402
 from curation.ci import CIConfig, collect_ci  # noqa: E402
 from curation.ci.collect import TraceTask, WorkNotShared  # noqa: E402
@@ -90,11 +90,12 @@ class NumbersTest(unittest.TestCase):
 
 
 def _projects(root: Path) -> list[str]:
-    words = write_tree(root / "words", {"words.py": WORDS, "test_words.py": TEST_WORDS})
-    numbers = write_tree(root / "numbers", {"numbers_kit.py": NUMBERS, "test_numbers_kit.py": TEST_NUMBERS})
-    crashing = write_tree(root / "crashing", {"lib.py": "def f(x):\n    return x\n",
-                                              "test_lib.py": "import os, lib\n\nlib.f(1)\nos.abort()\n"})
-    return [str(words), str(crashing), str(numbers)]
+    """Three projects under `root`, named by paths relative to it (as a user types them)."""
+    write_tree(root / "projects/words", {"words.py": WORDS, "test_words.py": TEST_WORDS})
+    write_tree(root / "projects/numbers", {"numbers_kit.py": NUMBERS, "test_numbers_kit.py": TEST_NUMBERS})
+    write_tree(root / "projects/crashing", {"lib.py": "def f(x):\n    return x\n",
+                                            "test_lib.py": "import os, lib\n\nlib.f(1)\nos.abort()\n"})
+    return ["projects/words", "projects/crashing", "projects/numbers"]
 
 
 def _stage_files(out: Path) -> dict[str, bytes]:
@@ -102,17 +103,20 @@ def _stage_files(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(names)}
 
 
-def test_collect_ci_on_ray_equals_local(tmp_path, cluster):
-    projects = _projects(tmp_path / "projects")
+def test_collect_ci_on_ray_equals_local(tmp_path, cluster, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative project and output paths: Ray workers run in other folders
+    projects = _projects(tmp_path)
     config = CIConfig(install=False, workers=1, per_module_timeout=30.0, project_timeout=120.0, sandbox=SANDBOX,
                       shard_size=2)
-    local = collect_ci(projects, tmp_path / "local", config, progress=False)
+    local = collect_ci(projects, "local", config, progress=False)
     with RayExecutor() as ex:
-        on_ray = collect_ci(projects, tmp_path / "ray", config, progress=False, executor=ex)
+        on_ray = collect_ci(projects, "ray", config, progress=False, executor=ex)
+    with LocalExecutor(2) as ex:  # a local process pool: the same tasks, pickled the same way
+        collect_ci(projects, "pool", config, progress=False, executor=ex)
 
-    assert _stage_files(tmp_path / "ray") == _stage_files(tmp_path / "local")
+    assert _stage_files(tmp_path / "ray") == _stage_files(tmp_path / "local") == _stage_files(tmp_path / "pool")
     assert on_ray.to_dict() == local.to_dict()
-    assert on_ray.items_in == on_ray.kept + on_ray.rejected and on_ray.shards > 1  # shards spread over the nodes
+    assert on_ray.items_in == on_ray.kept + on_ray.rejected and on_ray.shards > 1
     problems = {p.task_id for p in read_artifact(tmp_path / "ray")}
     assert problems == {"ci/words.count_vowels", "ci/words.initials", "ci/numbers_kit.clamp",
                         "ci/numbers_kit.digits"}
