@@ -57,3 +57,37 @@ def test_a_plugin_that_does_not_load_is_disabled_and_the_tests_run(tmp_path):
     records, outcome = trace_module(target, job, 0, 60.0, work, 10, 1000)
     assert outcome.status == "passed", outcome.detail
     assert [r["qualname"] for r in records] == ["shout"]
+
+
+PROXY_MODULE = '''
+import sys
+import types
+
+
+def shout(word):
+    return word.upper() + "!"
+
+
+class _Proxy(types.ModuleType):  # as humanfriendly's deprecation aliases do: sys.modules holds a proxy
+    def __init__(self, module):
+        super().__init__(module.__name__)
+        self._module = module
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+sys.modules[__name__] = _Proxy(sys.modules[__name__])
+'''
+
+
+def test_a_function_of_a_module_proxied_in_sys_modules_is_found_for_replay(tmp_path, monkeypatch):
+    from curation.ci.child import _resolve
+
+    write_tree(tmp_path, {"proxied_mod.py": PROXY_MODULE})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        fn = _resolve({"module": "proxied_mod", "qualname": "shout", "firstlineno": 6})
+        assert fn("hi") == "HI!"
+    finally:
+        sys.modules.pop("proxied_mod", None)

@@ -31,6 +31,7 @@ import runpy
 import signal
 import sys
 import threading
+import types
 
 _CODE_FLAGS_SKIPPED = 0x80 | 0x100 | 0x200  # coroutine, iterable coroutine, async generator
 _GENERATOR = 0x20
@@ -380,7 +381,13 @@ def _resolve(record: dict):
 
     obj = importlib.import_module(record["module"])
     for part in record["qualname"].split("."):
-        obj = inspect.getattr_static(obj, part)
+        try:
+            obj = inspect.getattr_static(obj, part)
+        except AttributeError:
+            if not isinstance(obj, types.ModuleType):
+                raise
+            # a module that put a proxy in sys.modules, or answers names with a module __getattr__ (humanfriendly)
+            obj = getattr(obj, part)
     if isinstance(obj, (staticmethod, classmethod)):
         obj = obj.__func__
     code = getattr(inspect.unwrap(obj), "__code__", None)
