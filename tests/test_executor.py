@@ -113,3 +113,72 @@ def test_a_forked_child_never_closes_its_parents_resources(tmp_path):
     os.waitpid(pid, 0)
     assert not (tmp_path / "closed").exists()
     assert id(process_resource(("test", "fork"), lambda: None)) == first
+
+
+# -- how pool workers start ------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+TORCH_POOL_TIMEOUT_S = 180  # a hung pool fails the test instead of blocking the run
+
+TORCH_DRIVER = '''
+import torch
+from codexsd.core.executor import LocalExecutor
+
+
+def matmul(n):
+    x = torch.ones(n, n)
+    return int((x @ x).sum())
+
+
+if __name__ == "__main__":
+    a = torch.ones(256, 256)
+    (a @ a).sum()  # the driver's intra-op thread pool now exists; a forked child's torch op would hang
+    with LocalExecutor(2) as pool:
+        print(sorted(r for _, r in pool.run(matmul, [16, 32, 48, 64])))
+'''
+
+
+def test_a_driver_that_ran_torch_finishes_a_two_worker_pool(tmp_path):
+    pytest.importorskip("torch")
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "driver.py"
+    script.write_text(TORCH_DRIVER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env.pop("CODEXSD_MP_START", None)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=TORCH_POOL_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its pool workers
+        proc.communicate()
+        pytest.fail(f"the pool did not finish in {TORCH_POOL_TIMEOUT_S} s after torch ran in the driver")
+    assert proc.returncode == 0, err[-2000:]
+    assert out.split("\n")[0] == str(sorted(n**3 for n in (16, 32, 48, 64)))
+
+
+def _where(_):
+    import importlib
+
+    return os.environ.get("CODEXSD_TEST_MARK"), os.getcwd(), importlib.import_module("codexsd_test_mark").VALUE
+
+
+def test_pool_workers_see_the_drivers_environment_folder_and_import_path(tmp_path, monkeypatch):
+    """Set after the fork server may have started: each pool takes them from the driver as it is now."""
+    (tmp_path / "codexsd_test_mark.py").write_text("VALUE = 7\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CODEXSD_TEST_MARK", "set late")
+    monkeypatch.chdir(tmp_path)
+    with LocalExecutor(2) as pool:
+        seen = {result for _, result in pool.run(_where, [0, 1, 2])}
+    assert seen == {("set late", str(tmp_path), 7)}
+
+
+def test_an_unknown_start_method_is_a_one_line_error():
+    from codexsd.core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="CODEXSD_MP_START"):
+        LocalExecutor(2, start_method="vfork")
