@@ -69,6 +69,20 @@ def run(executor, modules: list[str], work: Path) -> dict:
             "hash": output_hash(problems_dir) + output_hash(work / "validated")}
 
 
+def _noop(_):
+    return None
+
+
+def pool_start_s(method: str, cores: int, repeats: int = 3) -> float:
+    """Seconds for a `cores`-process LocalExecutor to start and run one trivial task per worker (best of `repeats`)."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        list(LocalExecutor(cores, start_method=method).run(_noop, list(range(cores))))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _total(r: dict) -> float:
     return r["trace_s"] + r["tasks_s"] + r["validate_s"]
 
@@ -101,6 +115,9 @@ def main() -> None:
     for name, r in (("local 1st", local_cold), ("ray 1st", ray_cold), ("local 2nd", local), ("ray 2nd", on_ray)):
         print(f"{name:12}{r['trace_s']:>10.1f}{r['tasks_s']:>10.1f}{r['validate_s']:>12.1f}{_total(r):>10.1f}")
     print(f"ray start (not in totals): {ray_start:.1f} s")
+    starts = {m: pool_start_s(m, args.cores) for m in ("forkserver", "fork")}
+    print(f"local pool start (paid once per stage, in the totals): forkserver {starts['forkserver']:.2f} s "
+          f"(the default: fork hangs after torch ran in the driver), fork {starts['fork']:.2f} s")
     per_module = local["trace_s"] * args.cores / max(1, local["modules"])
     per_function = local["tasks_s"] * args.cores / max(1, local["items"])
     per_problem = local["validate_s"] * args.cores / max(1, local["problems"])
