@@ -15,6 +15,8 @@ def test_posargs_default_is_used_and_doc_only_commands_are_skipped(tmp_path):
         "-m", "pytest", "w3lib", "tests"]
     assert command_argv("pytest {posargs} tests") == ["-m", "pytest", "tests"]
     assert command_argv("pytest README.rst docs/examples.rst") is None
+    assert command_argv("python -m pytest --cov termcolor --cov-context test --cov-report html {posargs}") == [
+        "-m", "pytest"]  # coverage options and their values dropped
     write_tree(tmp_path, {"tests/test_a.py": "", "tox.ini": """
         [testenv]
         commands =

@@ -324,7 +324,8 @@ def command_argv(command: str) -> list[str] | None:
             if skip:
                 skip = False
                 continue
-            if t in ("-n", "--numprocesses", "--cov", "--cov-report", "-p", "--dist"):
+            if t in ("-n", "--numprocesses", "--cov", "--cov-report", "--cov-config", "--cov-context", "--cov-fail-under",
+                     "--cov-precision", "-p", "--dist"):
                 skip = True
                 continue
             if t.startswith(("--cov", "-n=", "--numprocesses", "--dist", "--doctest")) or "{" in t:
