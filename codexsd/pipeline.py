@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from codexsd.core import io as atomic
 from codexsd.core.config import ConfigError, load_config
-from codexsd.core.executor import EXECUTORS, Executor, LocalExecutor, get_executor
+from codexsd.core.executor import EXECUTORS, Executor, LocalExecutor, get_executor, task_cpus
 from codexsd.core.record import Problem, Reject
 from codexsd.core.stage import StageStats, chunk, read_shards, run_stage, write_stats
 from filters.base import Filter, FilterShard
@@ -192,7 +192,7 @@ def _validate(ctx: BuildContext, input: Path, output: Path) -> StageStats:
     v = ctx.cfg.validate
     # elsewhere than this process, each worker opens one sandbox with as many workers as its task has CPUs
     fn = ValidateShard(runs=v.runs, backend=ctx.sandbox.name, timeout=v.timeout, memory_mb=v.memory_mb,
-                       workers=None if ctx.inline else _task_cpus(ctx.executor),
+                       workers=None if ctx.inline else task_cpus(ctx.executor),
                        sandbox=ctx.sandbox if ctx.inline else None)
     return run_stage(STAGE, output, read_shards(input), fn, params=fn.params(), progress=ctx.progress,
                      executor=ctx.executor)
@@ -245,11 +245,6 @@ def resolved_steps(cfg: BuildConfig | None = None, steps: tuple[Step, ...] = STE
 def off_notes(cfg: BuildConfig) -> list[str]:
     """One line per step `cfg` turns off."""
     return [step.off_note or f"{step.name}: not run" for step in STEPS if not step.enabled(cfg)]
-
-
-def _task_cpus(executor: Executor) -> int | None:
-    cpus = getattr(executor, "num_cpus", None)
-    return max(1, int(cpus)) if cpus else None
 
 
 def run_build(

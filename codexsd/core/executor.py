@@ -4,7 +4,8 @@
         for i, result in ex.run(fn, [shard0, shard1, ...]):
             ...                                     # as each finishes; the caller orders them
 
-One call `fn(args[i])` is one task. A task whose worker process died (killed, out of
+One call `fn(args[i])` is one task; `run(fn, args, cpus=4)` says each task keeps 4 CPUs busy (a
+task that runs its own worker processes), which Ray reserves for it. A task whose worker process died (killed, out of
 memory, node lost) is run again, up to `max_retries` times; an exception raised by `fn`
 itself is not retried: it propagates to the caller with its own type. Nothing else
 crosses the boundary: `fn` and its arguments are pickled there, results pickled back.
@@ -49,8 +50,8 @@ class Executor(abc.ABC):
     name = "base"
 
     @abc.abstractmethod
-    def run(self, fn: Callable[[Any], Any], args: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        ...
+    def run(self, fn: Callable[[Any], Any], args: Sequence[Any], cpus: float | None = None) -> Iterator[tuple[int, Any]]:
+        """`cpus`: what one task keeps busy (default: the executor's own per-task figure)."""
 
     def close(self) -> None:
         pass
@@ -67,7 +68,8 @@ class LocalExecutor(Executor):
 
     A pool whose worker died (`BrokenProcessPool`) is replaced and the unfinished tasks are
     submitted again, up to `max_retries` times. Its workers start by `start_method` (default
-    `MP_START_METHOD`; `spawn` where the platform has no fork server).
+    `MP_START_METHOD`; `spawn` where the platform has no fork server). A task's `cpus` reserve
+    nothing here: `workers` alone bounds how many tasks run at once.
     """
 
     name = "local"
@@ -80,7 +82,7 @@ class LocalExecutor(Executor):
             raise ConfigError(f"process start method {self.start_method!r} (CODEXSD_MP_START) is not one of "
                               f"{', '.join(START_METHODS)}")
 
-    def run(self, fn, args):
+    def run(self, fn, args, cpus=None):
         if self.workers <= 1 or len(args) <= 1:
             for i, arg in enumerate(args):
                 yield i, fn(arg)
@@ -135,7 +137,8 @@ def _adopt_driver_state(path: list[str], environ: dict[str, str], cwd: str) -> N
 class RayExecutor(Executor):
     """Tasks on a Ray cluster: `address` or $RAY_ADDRESS, else a Ray instance on this machine.
 
-    Each task asks for `num_cpus` CPUs. Ray reruns a task whose worker died (`max_retries`);
+    Each task asks for `num_cpus` CPUs, or the `cpus` given to `run`, lowered to the largest
+    live node's CPUs (a task no node can hold would wait forever). Ray reruns a task whose worker died (`max_retries`);
     it does not rerun one that raised (`retry_exceptions=False`), and that exception is
     raised here as its own type.
     """
@@ -157,12 +160,15 @@ class RayExecutor(Executor):
                 raise ClusterUnavailable(_unreachable(self.address, f"{type(exc).__name__}: {exc}")) from None
         self._remote = ray.remote(num_cpus=num_cpus, max_retries=max_retries, retry_exceptions=False)(_call)
 
-    def run(self, fn, args):
+    def run(self, fn, args, cpus=None):
         import ray
         from ray.exceptions import RayTaskError
 
+        remote = self._remote
+        if cpus is not None and cpus != self.num_cpus:
+            remote = remote.options(num_cpus=self._fitting(cpus))
         fn_ref = ray.put(fn)  # shipped once, not once per task
-        refs = {self._remote.remote(fn_ref, arg): i for i, arg in enumerate(args)}
+        refs = {remote.remote(fn_ref, arg): i for i, arg in enumerate(args)}
         pending = list(refs)
         try:
             while pending:
@@ -184,6 +190,17 @@ class RayExecutor(Executor):
         finally:
             for ref in pending:  # a failure or an abandoned generator: stop what still runs
                 ray.cancel(ref, force=True)
+
+    @staticmethod
+    def _fitting(cpus: float) -> float:
+        """`cpus`, or the largest live node's CPU count where that is less."""
+        import ray
+
+        largest = max((n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+        if largest and cpus > largest:
+            log.warning("a task asks for %g CPUs but the largest node has %g; asking for %g", cpus, largest, largest)
+            return largest
+        return cpus
 
     def close(self) -> None:
         import ray
@@ -229,6 +246,19 @@ def require_ray():
     from codexsd.core.imports import require
 
     return require("ray")
+
+
+def task_cpus(executor: Executor | None) -> int | None:
+    """The CPUs one task of `executor` holds where it reserves them (Ray): the processes a worker's
+    sandbox should run at once. None where nothing is reserved (this process, a local pool)."""
+    cpus = getattr(executor, "num_cpus", None)
+    return max(1, int(cpus)) if cpus else None
+
+
+def runs_here(executor: Executor | None) -> bool:
+    """Whether `executor`'s tasks run in this process (none, or a local pool of one worker), so
+    they may use an open sandbox or sampler."""
+    return executor is None or (isinstance(executor, LocalExecutor) and executor.workers <= 1)
 
 
 def get_executor(name: str | None = "local", workers: int = 1, **kwargs) -> Executor:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from codexsd.core.config import ConfigError
-from codexsd.core.executor import Executor, LocalExecutor
+from codexsd.core.executor import Executor, LocalExecutor, task_cpus
 from codexsd.core.stage import StageStats, chunk, fingerprint, run_stage
 from curation.ci import project as projects_mod
 from curation.ci import runner, stdlib
@@ -239,8 +239,8 @@ def collect_ci(projects: list[str], out_dir: str | os.PathLike, config: CIConfig
         from codexsd.sandbox import get_sandbox
 
         sandbox = get_sandbox(config.sandbox or None)
-    cpus = getattr(executor, "num_cpus", None)  # a Ray task's CPUs: its worker's sandbox runs that many programs
-    builder = TaskBuilder(config, sandbox, sandbox_workers=max(1, int(cpus)) if cpus else None)
+    # a Ray task's CPUs: its worker's sandbox runs that many programs
+    builder = TaskBuilder(config, sandbox, sandbox_workers=task_cpus(executor))
     try:
         params = {k: v for k, v in config.to_dict().items() if k not in ("workers", "project_workers", "sandbox")}
         return run_stage(STAGE, out, chunk(items, config.shard_size), builder, params=params,
@@ -283,12 +283,13 @@ def _trace_all(sources: list[str], config: CIConfig, work_root: Path, progress: 
 
 def _trace_on(executor: Executor, sources: list[str], config: CIConfig, work_root: Path,
               progress: bool) -> list[dict[str, Any]]:
-    """One `executor` task per source; results in `sources` order."""
+    """One `executor` task per source, holding `config.workers` CPUs (its test modules run in that many
+    processes at once); results in `sources` order."""
     task = TraceTask(config, str(work_root), _mark_work_root(work_root), os.getcwd())
     bar = _projects_bar(len(sources), progress)
     results: dict[int, dict[str, Any]] = {}
     try:
-        for i, result in executor.run(task, sources):
+        for i, result in executor.run(task, sources, cpus=max(1, config.workers)):
             results[i] = result
             if bar is not None:
                 bar.update(1)
