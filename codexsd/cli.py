@@ -87,8 +87,17 @@ def _check_numbers(args: argparse.Namespace) -> None:
             raise UsageProblem(f"{flag} must be {'>' if strict else '>='} {low}, got {value}")
 
 
+def _check_executor(args: argparse.Namespace) -> None:
+    from codexsd.core.executor import EXECUTORS
+
+    name = getattr(args, "executor", None)
+    if name is not None and name not in EXECUTORS:
+        raise UsageProblem(f"--executor {name!r} is not one of {', '.join(EXECUTORS)}")
+
+
 def prepare_args(args: argparse.Namespace) -> argparse.Namespace:
     """Resolve paths once, check outputs and numbers: every bad argument fails here, before any work."""
+    _check_executor(args)
     for name in _PATH_ARGS:
         if getattr(args, name, None) is not None:
             setattr(args, name, _absolute(getattr(args, name)))

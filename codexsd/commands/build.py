@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from codexsd.commands.executor_option import add_executor_argument
+
 HELP = "collect, validate, test adequacy, dedup, solvability and format: both training sets in one command"
 DESCRIPTION = (
     "Build both training variants end to end: collect -> validate -> adequacy -> dedup/decontaminate -> "
@@ -36,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", type=_csv, help="comma-separated: standard,docstring_last")
     parser.add_argument("--sandbox", help="sandbox backend (docker, local, ...)")
     parser.add_argument("--workers", type=int, help="shards processed in parallel")
-    parser.add_argument("--executor", choices=("local", "ray"), help="where shards run: local processes or a Ray cluster (RAY_ADDRESS)")
+    add_executor_argument(parser)  # the config key `executor`
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any setting by dotted key, e.g. --set dedup.ngram=13 (repeatable; VALUE is YAML)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved settings as YAML and exit")

