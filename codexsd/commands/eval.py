@@ -13,6 +13,8 @@ import argparse
 import json
 import sys
 
+from codexsd.commands.executor_option import add_executor_argument, open_executor
+
 HELP = "pass@k: sample a model on HumanEval-format problems (--model), or score a samples file (SAMPLES)"
 DESCRIPTION = (
     "Two forms. `codexsd eval --model SPEC -o DIR`: n samples per task at each temperature (nucleus top-p, "
@@ -91,7 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and sample that with llama.cpp, so base and trained models are compared at one precision; "
                              "'none': sample the spec as it is (default: none)")
     parser.add_argument("--name", help="the model's name in summaries and reports (default: from the spec)")
-    parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: CPUs + 1)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="sandbox workers (default: CPUs + 1); with --executor ray each task's sandbox has its task's CPUs")
+    add_executor_argument(parser)
 
 
 def open_sampler(spec: str, batch_size: int | None):
@@ -138,9 +142,11 @@ def evaluate_model_command(args: argparse.Namespace, prog: str) -> int:
     settings = EvalSettings(n=args.n, temperatures=args.temperatures, ks=ks, top_p=args.top_p,
                             max_new_tokens=args.max_new_tokens, seed=args.seed, timeout_s=args.timeout)
     d_sampler = open_sampler(args.d_model, args.batch_size) if args.d_model else None
-    with open_sampler(sampled_spec, args.batch_size) as sampler, get_sandbox(args.sandbox, workers=args.workers) as sandbox:
+    with open_executor(args) as executor, open_sampler(sampled_spec, args.batch_size) as sampler, \
+            get_sandbox(args.sandbox, workers=args.workers) as sandbox:
         summary = evaluate_model(sampler, problems, settings, args.output, sandbox, d_sampler=d_sampler,
-                                 problems_label=str(args.problems or "HumanEval"), name=name, precision=precision)
+                                 problems_label=str(args.problems or "HumanEval"), name=name, precision=precision,
+                                 executor=executor)
     if d_sampler is not None:
         d_sampler.close()
     print(json.dumps({"model": summary.name, "precision": summary.precision, "tasks": summary.tasks, "n": args.n,
@@ -163,11 +169,11 @@ def score_samples_file(args: argparse.Namespace, prog: str) -> int:
     except ValueError as exc:
         print(f"{prog}: error: {args.samples} is not valid JSONL: {exc}", file=sys.stderr)
         return 2
-    with get_sandbox(args.sandbox, workers=args.workers) as sandbox, \
+    with open_executor(args) as executor, get_sandbox(args.sandbox, workers=args.workers) as sandbox, \
             tqdm(total=len(samples), desc="evaluate", unit="sample", file=sys.stderr) as bar:
         try:
             rows, scores = evaluate_samples(samples, problems, sandbox, k=list(args.k or SAMPLES_KS),
-                                            timeout=args.timeout, progress=bar.update)
+                                            timeout=args.timeout, progress=bar.update, executor=executor)
         except SampleError as exc:
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return 2

