@@ -12,13 +12,16 @@ leaves the context as it was, so validation rejects the task as before.
 from __future__ import annotations
 
 import ast
+import copy
+import io
 import os
 import symtable
 import textwrap
-from dataclasses import dataclass
+import tokenize
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation._cst_context import BUILTIN_NAMES, MODULE_DUNDERS, ModuleScope, _bound_names
+from curation._cst_context import BUILTIN_NAMES, MODULE_DUNDERS, ModuleScope, _bound_names, header_expressions
 
 MAX_INLINE_DEPTH = int(os.environ.get("CODEXSD_INLINE_MAX_DEPTH", 8))  # import hops followed from the task's module
 # a prompt with inlined definitions may be this long at most (the pipeline's default max_prompt_chars)
@@ -43,8 +46,55 @@ class _Unresolved(Exception):
     pass
 
 
+class _Conflict(_Unresolved):
+    """Two different things under one name in one scope."""
+
+
 class _TooLarge(Exception):
     pass
+
+
+@dataclass
+class _Unit:
+    """One top-level piece of the program (or of a wrapped module's function): definitions from a module,
+    a line binding an imported name, a namespace of a module (its text made from `attrs` at the end), or
+    the function and call of a wrapped module (`kind` "wrapper", made from `_Project.wrappers`)."""
+
+    kind: str  # "code", "namespace" or "wrapper"
+    text: str = ""
+    binds: tuple[str, ...] = ()
+    module: str = ""
+    attrs: set[str] = field(default_factory=set)
+    order: tuple[int, int] = (0, 0)  # inside a wrapper: (0, n) for imported names, (1, statement index) for its own
+
+
+@dataclass
+class _Frame:
+    """A scope the inlined definitions land in: the program's globals, or the function a module is wrapped in."""
+
+    module: str = ""  # "" for the program's globals
+    bound: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (what binds it, its source)
+    units: dict[object, _Unit] = field(default_factory=dict)
+    requested: set[tuple[str, str]] = field(default_factory=set)
+
+    def bind(self, name: str, what: str, text: str = "") -> None:
+        """Record what binds `name`; two different things under one name (not the same source twice) conflict."""
+        first, first_text = self.bound.setdefault(name, (what, text or what))
+        if first != what and first_text != (text or what):
+            where = f" in {self.module}" if self.module else ""
+            raise _Conflict(f"{name} bound twice{where} ({first[:80]} and {what[:80]})")
+
+
+@dataclass
+class _Wrapper:
+    """A module whose definitions would clash with the program's names: they are emitted inside
+    `def function(): ...; return types.SimpleNamespace(...)`, called once as `instance = function()`."""
+
+    module: str
+    function: str
+    instance: str
+    frame: _Frame
+    exports: set[str] = field(default_factory=set)
 
 
 def _package_of(module: str, is_package: bool) -> str:
@@ -93,7 +143,13 @@ def _exported(scope: ModuleScope, name: str) -> bool:
 
 
 class _Project:
-    """The files of one top-level package, found from one module's file, and the inlining walk over them."""
+    """The files of one top-level package, found from one module's file, and the inlining walk over them.
+
+    Definitions land in the program's globals (`self.top`) when their names are free there; a module
+    whose definitions would clash with names already bound (stdnum's modules each define `compact`
+    and `validate`) is wrapped instead: its definitions live in a function, `_module_pkg_mod()`, that
+    returns a namespace of what the others read from it, called once (`_Wrapper`).
+    """
 
     def __init__(self, module: str, filename: str, strip_docstrings: bool = False) -> None:
         path = Path(filename)
@@ -101,21 +157,20 @@ class _Project:
         parts = module.split(".")
         depth = len(parts) if path.name == "__init__.py" else len(parts) - 1
         self.root = path.parents[depth] if depth < len(path.parents) else path.parent
-        self.top = parts[0]
+        self.top_package = parts[0]
         self.own = module
         self._scopes: dict[str, tuple[ModuleScope, bool] | None] = {}
-        self.emitted: dict[str, str] = {}  # source of each inlined statement -> its module, in emission order
-        self.names: list[str] = []
+        self.top = _Frame()
+        self.wrappers: dict[str, _Wrapper] = {}
+        self.names: list[str] = []  # "pkg.mod.name" of each inlined definition
         self.imports: dict[str, None] = {}  # external import statements, as text
         self.futures: dict[str, None] = {}
-        self.bound: dict[str, tuple[str, str]] = {}  # name -> (what binds it, its source)
         self.size = 0
-        self._requested: set[tuple[str, str]] = set()
         # ModuleScope caches per symbol table by id(); symtable's own memo is weak, so keep every table alive
         self._tables: list[list] = []
 
     def is_project(self, module: str | None) -> bool:
-        return bool(module) and module.split(".")[0] == self.top and module != self.own
+        return bool(module) and module.split(".")[0] == self.top_package and module != self.own
 
     def scope(self, module: str) -> tuple[ModuleScope, bool] | None:
         """The module's scope and whether it is a package, or None if it has no readable file."""
@@ -137,17 +192,34 @@ class _Project:
             self._scopes[module] = found
         return self._scopes[module]
 
-    def bind(self, name: str, what: str, text: str = "") -> None:
-        """Record what binds `name`; two different things under one name (not the same source twice) give up."""
-        first, first_text = self.bound.setdefault(name, (what, text or what))
-        if first != what and first_text != (text or what):
-            raise _Unresolved(f"{name} bound twice ({first[:80]} and {what[:80]})")
+    # -- undoing a try: a module first goes to the globals; if a name clashes, all of that is undone --
 
-    def request(self, module: str, name: str, depth: int) -> None:
-        """Emit the definition of `name` from `module` after everything it needs."""
-        if (module, name) in self._requested:
+    def _save(self) -> tuple:
+        frames = [self.top] + [w.frame for w in self.wrappers.values()]
+        return (copy.deepcopy([(f, dict(f.__dict__)) for f in frames], {id(f): f for f in frames}),
+                {m: (w, copy.deepcopy(w.exports)) for m, w in self.wrappers.items()},
+                dict(self.imports), dict(self.futures), list(self.names), self.size)
+
+    def _restore(self, saved: tuple) -> None:
+        frames, wrappers, self.imports, self.futures, self.names, self.size = saved
+        for frame, state in frames:  # in place: callers hold these frames
+            frame.__dict__.clear()
+            frame.__dict__.update(state)
+        for module in list(self.wrappers):
+            if module not in wrappers:
+                del self.wrappers[module]
+        for module, (wrapper, exports) in wrappers.items():
+            wrapper.exports = exports
+            self.wrappers[module] = wrapper
+
+    # -- the walk --
+
+    def request(self, frame: _Frame, module: str, name: str, depth: int) -> None:
+        """Emit the definition of `name` from `module` into `frame` (the globals, or `module`'s wrapper),
+        after everything it needs."""
+        if (module, name) in frame.requested:
             return
-        self._requested.add((module, name))
+        frame.requested.add((module, name))
         if depth > MAX_INLINE_DEPTH:
             raise _TooLarge(f"imports nested deeper than {MAX_INLINE_DEPTH} (CODEXSD_INLINE_MAX_DEPTH)")
         found = self.scope(module)
@@ -158,11 +230,11 @@ class _Project:
         if self.submodule(module, name):
             raise _Unresolved(f"{module}.{name} is a module: only `{name}.attribute` uses of it can be inlined")
         if name not in scope.bindings:
-            if self._from_stars(scope, package, {name}, depth):
+            if self._from_stars(frame, scope, package, {name}, depth):
                 return
             raise _Unresolved(f"{module} does not bind {name}")
         wanted, unresolved = scope.needed([name])
-        self._from_stars(scope, package, unresolved, depth)
+        self._from_stars(frame, scope, package, unresolved, depth)
         units = []
         for index in sorted(wanted):
             stmt = scope.statements[index]
@@ -176,50 +248,123 @@ class _Project:
                         continue
                     sub = self.submodule(target, alias.name)
                     if sub:
-                        self.namespace(bound, sub, _attribute_uses(_users(scope, wanted), bound), depth + 1)
-                        continue
-                    self.request(target, alias.name, depth + 1)
-                    if bound != alias.name:
-                        self.alias(bound, alias.name, f"{target}.{alias.name}")
-            elif isinstance(stmt, ast.Import) and all(self.is_project(a.name) or a.name == self.top for a in stmt.names):
+                        self.namespace(frame, bound, sub, _attribute_uses(_users(scope, wanted), bound), depth + 1)
+                    else:
+                        self.import_name(frame, target, alias.name, bound, depth + 1)
+            elif isinstance(stmt, ast.Import) and all(self.is_project(a.name) or a.name == self.top_package
+                                                      for a in stmt.names):
                 for alias in stmt.names:
                     bound = alias.asname or alias.name
                     if bound not in wanted[index]:
                         continue
                     if not alias.asname and "." in alias.name:
                         raise _Unresolved(f"{module}: import {alias.name} (a dotted module path)")
-                    self.namespace(bound, alias.name, _attribute_uses(_users(scope, wanted), bound), depth + 1)
+                    self.namespace(frame, bound, alias.name, _attribute_uses(_users(scope, wanted), bound), depth + 1)
             elif isinstance(stmt, ast.ImportFrom) and stmt.level or (isinstance(stmt, ast.ImportFrom) and stmt.module == self.own):
                 raise _Unresolved(f"{module}: {scope.source(index)}")
             elif scope.is_import(index):
                 if self._imports_project(stmt, package):
                     raise _Unresolved(f"{module}: {scope.source(index).splitlines()[0]}")
                 keys = _import_keys(stmt, package)
-                for bound in wanted[index]:
-                    self.bind(bound, keys.get(bound, scope.source(index)))
-                if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                simple = isinstance(stmt, (ast.Import, ast.ImportFrom))
+                target_frame = self.top if simple else frame  # try/if blocks keep their place among the definitions
+                try:
+                    for bound in wanted[index]:
+                        target_frame.bind(bound, keys.get(bound, scope.source(index)))
+                except _Conflict:
+                    if frame is self.top:
+                        raise
+                    for bound in wanted[index]:  # an import whose name the globals use otherwise: inside the wrapper
+                        frame.bind(bound, keys.get(bound, scope.source(index)))
+                    units.append(index)
+                    continue
+                if simple:
                     self.imports.setdefault(scope.import_source(index, wanted[index]))
-                else:  # try/if blocks (`if TYPE_CHECKING: ...`) keep their place among the definitions
+                else:
                     units.append(index)
             else:
                 units.append(index)
         for index in units:
-            text = scope.source(index)
-            if self.strip_docstrings and not scope.is_import(index):
-                text = without_docstrings(text)
-            if text in self.emitted:
-                continue
-            if not scope.is_import(index):
-                for bound in scope.binders[index]:
-                    self.bind(bound, f"{module}.{bound}", text)  # overloads and redefinitions in one module agree
-            self.size += len(text)
-            if self.size > MAX_INLINE_CHARS:
-                raise _TooLarge(f"inlined definitions exceed {MAX_INLINE_CHARS} chars (CODEXSD_INLINE_MAX_CHARS)")
-            self.emitted[text] = module
-            self.names.extend(f"{module}.{n}" for n in scope.binders[index] if n in wanted[index])
+            self._emit(frame, module, scope, index, wanted[index])
         if wanted:
             for index in scope.future_imports:
                 self.futures.setdefault(scope.source(index))
+
+    def _emit(self, frame: _Frame, module: str, scope: ModuleScope, index: int, wanted: set[str]) -> None:
+        is_import = scope.is_import(index)
+        text = scope.import_source(index, wanted) if is_import else scope.source(index)
+        if self.strip_docstrings and not is_import:
+            text = without_docstrings(text)
+        key = text if frame is self.top else index
+        if key in frame.units:
+            return
+        if frame is not self.top:
+            _check_wrappable(module, text)
+        if not is_import:
+            for bound in scope.binders[index]:
+                frame.bind(bound, f"{module}.{bound}", text)  # overloads and redefinitions in one module agree
+        self.size += len(text)
+        if self.size > MAX_INLINE_CHARS:
+            raise _TooLarge(f"inlined definitions exceed {MAX_INLINE_CHARS} chars (CODEXSD_INLINE_MAX_CHARS)")
+        frame.units[key] = _Unit("code", text, scope.binders[index], module, order=(1, index))
+        self.names.extend(f"{module}.{n}" for n in scope.binders[index] if n in wanted)
+
+    def provide(self, module: str, attrs: set[str], depth: int, instance: str = "") -> str | None:
+        """Define `attrs` of `module`: in the globals (returns None) if their names are free there, else in
+        the module's wrapper (returns the name of its instance, `instance` if that name is free)."""
+        wrapper = self.wrappers.get(module)
+        if wrapper is None:
+            saved = self._save()
+            try:
+                for attr in sorted(attrs):
+                    self.request(self.top, module, attr, depth)
+                return None
+            except _Conflict:
+                self._restore(saved)
+            flat = module.replace(".", "_")
+            function = f"_module_{flat}"
+            self.top.bind(function, f"wrapper {module}")
+            if not instance or instance in self.top.bound:
+                instance = f"_{flat}"
+            self.top.bind(instance, f"wrapped module {module}")
+            self.top.bind("types", "types")
+            self.imports.setdefault("import types")
+            wrapper = self.wrappers[module] = _Wrapper(module, function, instance, _Frame(module))
+        for attr in sorted(attrs):
+            self.request(wrapper.frame, module, attr, depth)
+        wrapper.exports |= attrs
+        # after what it reads from other modules (first time only: render_units moves it if it must)
+        self.top.units.setdefault(("wrapper", module), _Unit("wrapper", binds=(wrapper.function, wrapper.instance),
+                                                             module=module))
+        return wrapper.instance
+
+    def import_name(self, frame: _Frame, module: str, name: str, bound: str, depth: int) -> None:
+        """`from module import name as bound`, in `frame`."""
+        instance = self.provide(module, {name}, depth)
+        if instance is None and bound == name:
+            if frame is not self.top:
+                frame.bind(bound, f"{module}.{name}")  # the global definition, seen from inside the wrapper
+            return
+        self._line(frame, bound, f"{bound} = {instance or name}" + (f".{name}" if instance else ""),
+                   f"alias {module}.{name}")
+
+    def _line(self, frame: _Frame, bound: str, text: str, what: str) -> None:
+        """A line binding `bound` (right after what it reads; in a wrapper, before the module's own definitions)."""
+        frame = self._place(frame, bound, what)
+        if text not in frame.units:
+            frame.units[text] = _Unit("code", text, (bound,), order=(0, len(frame.units)))
+
+    def _place(self, frame: _Frame, bound: str, what: str) -> _Frame:
+        """Where a line binding `bound` in `frame` goes: the globals if the name is free there (inside a
+        wrapper, what it reads could be hidden by the wrapped module's own names), else `frame`."""
+        if frame is not self.top:
+            try:
+                self.top.bind(bound, what)
+                return self.top
+            except _Conflict:
+                pass
+        frame.bind(bound, what)
+        return frame
 
     def submodule(self, module: str, name: str) -> str | None:
         """`module.name` if that is a module of the project with a file (and `module` binds `name` at most
@@ -234,8 +379,8 @@ class _Project:
                 return None  # the package rebinds the name to something else
         return full
 
-    def namespace(self, bound: str, module: str, attrs: set[str] | None, depth: int) -> None:
-        """Bind `bound` to a namespace of the definitions `attrs` of project module `module` (an
+    def namespace(self, frame: _Frame, bound: str, module: str, attrs: set[str] | None, depth: int) -> None:
+        """Bind `bound` in `frame` to a namespace of the definitions `attrs` of project module `module` (an
         `import pkg as bound` or `from pkg import submodule` whose users only read `bound.attr`)."""
         if attrs is None:
             raise _Unresolved(f"module {module} is used as {bound} other than {bound}.attribute")
@@ -246,19 +391,23 @@ class _Project:
         for attr in sorted(attrs):
             if self.submodule(module, attr):
                 raise _Unresolved(f"{bound}.{attr} is a module ({module}.{attr})")
-            self.request(module, attr, depth)
-        self.bind(bound, f"module {module}")
-        self.bind("types", "types")
-        self.imports.setdefault("import types")
-        fields = ", ".join(f"{a}={a}" for a in sorted(attrs))
-        self.emitted.setdefault(f"{bound} = types.SimpleNamespace({fields})  # module {module}", "namespace")
+        instance = self.provide(module, attrs, depth, bound if frame is self.top else "")
         self.names.append(module)
+        key = ("namespace", bound, module)
+        if instance is not None:
+            if instance != bound:
+                self._line(frame, bound, f"{bound} = {instance}", f"wrapped module {module}")
+            elif frame is not self.top:
+                frame.bind(bound, f"wrapped module {module}")  # the global instance, seen from inside the wrapper
+            return
+        frame = self._place(frame, bound, f"module {module}")
+        self.top.bind("types", "types")
+        self.imports.setdefault("import types")
+        unit = frame.units.setdefault(key, _Unit("namespace", binds=(bound,), module=module,
+                                                  order=(0, len(frame.units))))
+        unit.attrs |= attrs  # every reader's attributes, in one namespace
 
-    def alias(self, bound: str, name: str, origin: str) -> None:
-        self.bind(bound, f"alias {origin}")
-        self.emitted.setdefault(f"{bound} = {name}", "alias")  # right after its target, before its users
-
-    def _from_stars(self, scope: ModuleScope, package: str, names: set[str], depth: int) -> bool:
+    def _from_stars(self, frame: _Frame, scope: ModuleScope, package: str, names: set[str], depth: int) -> bool:
         """Request `names` from the project modules `scope` star-imports; True if all were found."""
         missing = set(names)
         for index in reversed(scope.star_imports):  # the last star import wins
@@ -271,7 +420,7 @@ class _Project:
                 continue
             for name in sorted(missing):
                 if name in found[0].bindings and _exported(found[0], name):
-                    self.request(target, name, depth + 1)
+                    self.import_name(frame, target, name, name, depth + 1)
                     missing.discard(name)
         return not missing
 
@@ -279,9 +428,62 @@ class _Project:
         for node in ast.walk(stmt):
             if isinstance(node, ast.ImportFrom) and (node.level or self.is_project(node.module) or node.module == self.own):
                 return True
-            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == self.top for a in node.names):
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == self.top_package for a in node.names):
                 return True
         return False
+
+    # -- the program --
+
+    def emitted_texts(self) -> set[str]:
+        return {u.text for u in self.top.units.values() if u.kind == "code"}
+
+    def render_units(self) -> list[str]:
+        """The global units as text, each after the units whose names it reads as it runs (a wrapper's
+        call runs its module's statements), else in the order they were emitted."""
+        units = list(self.top.units.values())
+        reads = [self._eager(u) for u in units]
+        every = {name for u in units for name in u.binds}
+        placed: set[str] = set()
+        out: list[str] = []
+        pending = list(range(len(units)))
+        while pending:
+            pick = next((i for i in pending if (reads[i] & every) - set(units[i].binds) <= placed), pending[0])
+            pending.remove(pick)
+            placed |= set(units[pick].binds)
+            out.append(self._text(units[pick]))
+        return out
+
+    def _text(self, unit: _Unit) -> str:
+        if unit.kind == "namespace":
+            fields = ", ".join(f"{a}={a}" for a in sorted(unit.attrs))
+            return f"{unit.binds[0]} = types.SimpleNamespace({fields})  # module {unit.module}"
+        if unit.kind == "code":
+            return unit.text
+        wrapper = self.wrappers[unit.module]
+        out = f"def {wrapper.function}():\n"
+        out += f'    """Module {wrapper.module}: what is used of it, kept apart (its names clash with others)."""'
+        own = {n for u in wrapper.frame.units.values() if u.order[0] for n in u.binds}
+        previous_simple = True
+        for part in sorted(wrapper.frame.units.values(), key=lambda u: u.order):
+            hidden = (self._eager(part) & own) - set(part.binds) if not part.order[0] else set()
+            if hidden:
+                raise _Conflict(f"{', '.join(sorted(hidden))}: {wrapper.module}'s own and another module's")
+            text = self._text(part)
+            simple = isinstance(ast.parse(text).body[0], (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr,
+                                                           ast.Import, ast.ImportFrom))
+            out += ("\n" if simple and previous_simple else "\n\n") + _indent(text, wrapper.module)
+            previous_simple = simple
+        fields = ", ".join(f"{a}={a}" for a in sorted(wrapper.exports))
+        out += ("\n" if previous_simple else "\n\n") + f"    return types.SimpleNamespace({fields})"
+        return f"{out}\n\n\n{wrapper.instance} = {wrapper.function}()"
+
+    def _eager(self, unit: _Unit) -> set[str]:
+        if unit.kind == "namespace":
+            return set(unit.attrs)
+        if unit.kind == "code":
+            return _eager_reads(unit.text)
+        frame = self.wrappers[unit.module].frame
+        return {n for u in frame.units.values() for n in self._eager(u)} - set(frame.bound)
 
 
 def _users(scope: ModuleScope, wanted: dict[int, set[str]]) -> list[ast.stmt]:
@@ -307,6 +509,65 @@ def _attribute_uses(nodes: list[ast.AST], name: str) -> set[str] | None:
             if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
                 return None
     return attrs
+
+
+def _check_wrappable(module: str, text: str) -> None:
+    """Raise unless `text` (a statement of `module`) means the same inside a function: no `global` or
+    `nonlocal`, no `globals()`/`locals()`/`vars()` reading the scope it runs in."""
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            raise _Unresolved(f"{module} cannot be wrapped in a function: it uses `{type(node).__name__.lower()}`")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("globals", "locals", "vars") \
+                and not (node.func.id == "vars" and node.args):
+            raise _Unresolved(f"{module} cannot be wrapped in a function: it calls {node.func.id}()")
+
+
+def _indent(text: str, module: str) -> str:
+    """`text` indented one level, lines that continue a multi-line string left as they are; raises unless
+    the result parses to the same statements."""
+    inside: set[int] = set()  # line numbers (1-based) that start inside a string
+    try:
+        opened: list[int] = []
+        for tok in tokenize.generate_tokens(io.StringIO(text + "\n").readline):
+            kind = tokenize.tok_name[tok.type]
+            if kind == "STRING" and tok.end[0] > tok.start[0]:
+                inside.update(range(tok.start[0] + 1, tok.end[0] + 1))
+            elif kind == "FSTRING_START":  # Python 3.12+: an f-string is several tokens
+                opened.append(tok.start[0])
+            elif kind == "FSTRING_END" and opened:
+                inside.update(range(opened.pop() + 1, tok.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError) as exc:
+        raise _Unresolved(f"{module} cannot be re-indented: {exc}") from None
+    lines = text.split("\n")
+    out = "\n".join(ln if i + 1 in inside or not ln.strip() else "    " + ln for i, ln in enumerate(lines))
+    try:
+        same = [ast.dump(n) for n in ast.parse("def f():\n" + out).body[0].body] == [ast.dump(n) for n in ast.parse(text).body]
+    except SyntaxError:
+        same = False
+    if not same:
+        raise _Unresolved(f"{module} cannot be re-indented safely")
+    return out
+
+
+def _eager_reads(text: str) -> set[str]:
+    """Names `text` reads when it runs (not those read only inside the functions it defines)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set()
+    out: set[str] = set()
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            pending += header_expressions(node)
+        elif isinstance(node, ast.Lambda):
+            pending += node.args.defaults + [d for d in node.args.kw_defaults if d is not None]
+        else:
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                out.add(node.id)
+            pending += ast.iter_child_nodes(node)
+    return out
 
 
 def without_docstrings(text: str) -> str:
@@ -355,12 +616,13 @@ def _every_table(table) -> list:
 
 
 def inline_project_imports(context: str, module: str, filename: str, needs: tuple[str, ...] = (), own: str = "",
-                           body: str = "", strip_docstrings: bool = False) -> Inlined:
+                           body: str = "", strip_docstrings: bool = False, signature: str = "") -> Inlined:
     """`context` (of a function of `module`, in `filename`) with imports of the project's other modules inlined.
 
     `needs` are the module-level names the function itself reads (to resolve `from pkg.x import *`), `own`
-    its name and `body` its body (to see which attributes of an imported module it reads: `import pkg as p`
-    and `from pkg import submodule` become a namespace of the definitions read through them).
+    its name, `signature` its header (decorators and `def` line) and `body` its body (to see which
+    attributes of an imported module it reads, defaults included: `import pkg as p` and `from pkg import
+    submodule` become a namespace of the definitions read through them).
     `strip_docstrings`: inlined definitions lose their docstrings (the task's own keeps its docstring).
     """
     if "import" not in context:
@@ -378,38 +640,40 @@ def inline_project_imports(context: str, module: str, filename: str, needs: tupl
         (head if isinstance(stmt, (ast.Import, ast.ImportFrom)) else rest).append(stmt)
     touched = [s for s in head if isinstance(s, ast.ImportFrom) and s.module != "__future__"
                and (s.level or project.is_project(s.module))
-               or isinstance(s, ast.Import) and any(a.name.split(".")[0] == project.top for a in s.names)]
+               or isinstance(s, ast.Import) and any(a.name.split(".")[0] == project.top_package for a in s.names)]
     if not touched:
         return Inlined(context)
+    top = project.top
     try:
         users: list[ast.AST] = list(rest)
-        try:
-            users.append(ast.parse(textwrap.dedent(body)))
-        except SyntaxError:
-            pass
+        for text in (body, signature.strip("\n") + "\n    pass\n" if signature else ""):
+            try:
+                users.append(ast.parse(textwrap.dedent(text)))
+            except SyntaxError:
+                pass
         if own:
-            project.bind(own, f"{module}.{own}", "the task's own function")
+            top.bind(own, f"{module}.{own}", "the task's own function")
         for stmt in rest:
             keys = _import_keys(stmt, package) if isinstance(stmt, (ast.Try, ast.If)) else {}
             for bound in _bound_names(stmt):
-                project.bind(bound, keys.get(bound, f"{module}.{bound}"), _unit_text(lines, stmt))
+                top.bind(bound, keys.get(bound, f"{module}.{bound}"), _unit_text(lines, stmt))
         kept: list[str] = []
         for stmt in head:
             if stmt not in touched:
                 kept.append(_unit_text(lines, stmt))
                 for bound, key in _import_keys(stmt, package).items():
-                    project.bind(bound, key)
+                    top.bind(bound, key)
         stars: list[str] = []
         for stmt in touched:
             if isinstance(stmt, ast.Import):
                 for alias in stmt.names:
                     bound = alias.asname or alias.name
-                    if alias.name.split(".")[0] != project.top:
+                    if alias.name.split(".")[0] != project.top_package:
                         kept.append(f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else ""))
                         continue
                     if not alias.asname and "." in alias.name:
                         raise _Unresolved(f"import {alias.name} (a dotted module path)")
-                    project.namespace(bound, alias.name, _attribute_uses(users, bound), 1)
+                    project.namespace(top, bound, alias.name, _attribute_uses(users, bound), 1)
                 continue
             target = _absolute(stmt, package)
             if not project.is_project(target):
@@ -420,29 +684,30 @@ def inline_project_imports(context: str, module: str, filename: str, needs: tupl
                     continue
                 sub = project.submodule(target, alias.name)
                 if sub:
-                    project.namespace(alias.asname or alias.name, sub, _attribute_uses(users, alias.asname or alias.name), 1)
+                    project.namespace(top, alias.asname or alias.name, sub, _attribute_uses(users, alias.asname or alias.name), 1)
                     continue
-                project.request(target, alias.name, 1)
-                if alias.asname and alias.asname != alias.name:
-                    project.alias(alias.asname, alias.name, f"{target}.{alias.name}")
+                project.import_name(top, target, alias.name, alias.asname or alias.name, 1)
         if stars:
             loaded = set(needs) | _globals_read(symtable.symtable(context, "<context>", "exec"))
-            missing = {n for n in loaded if n not in project.bound and n not in BUILTIN_NAMES and n not in MODULE_DUNDERS}
+            missing = {n for n in loaded if n not in top.bound and n not in BUILTIN_NAMES and n not in MODULE_DUNDERS}
             for target in reversed(stars):
                 found = project.scope(target)
                 if found is None:
                     raise _Unresolved(f"no file for {target}")
                 for name in sorted(missing):
                     if name in found[0].bindings and _exported(found[0], name):
-                        project.request(target, name, 1)
+                        project.import_name(top, target, name, name, 1)
                         missing.discard(name)
             if missing:
                 raise _Unresolved(f"{', '.join(sorted(missing))} not found in {', '.join(stars)}")
+        text = _render(project, kept, rest, lines)
+    except _Conflict as exc:  # not even wrapping the module in a function keeps the names apart
+        return Inlined(context, reason="inline_name_clash", detail=str(exc))
     except _Unresolved as exc:
         return Inlined(context, detail=str(exc))
     except _TooLarge as exc:
         return Inlined(context, reason="context_too_large", detail=str(exc))
-    return Inlined(_render(project, kept, rest, lines), tuple(dict.fromkeys(project.names)))
+    return Inlined(text, tuple(dict.fromkeys(project.names)))
 
 
 def _render(project: _Project, kept: list[str], rest: list[ast.stmt], lines: list[str]) -> str:
@@ -453,11 +718,12 @@ def _render(project: _Project, kept: list[str], rest: list[ast.stmt], lines: lis
     blocks: list[str] = []
     if imports:
         blocks.append("\n".join(imports))
-    blocks += list(project.emitted)
+    blocks += project.render_units()
+    emitted = project.emitted_texts()
     text = ""
     previous_simple = False
     for stmt in rest:  # the task's own helpers, spaced as curation.extract spaces them, less those inlined above
-        if _unit_text(lines, stmt) in project.emitted:
+        if _unit_text(lines, stmt) in emitted:
             continue
         simple = not hasattr(stmt, "body")
         if text:

@@ -124,7 +124,7 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
         for strip in (False, True):  # too long with the inlined helpers' docstrings: try without them
             inlined = inline_project_imports(info.context or "", item["module"], item["filename"],
                                              info.referenced_names, own=info.name, body=info.body,
-                                             strip_docstrings=strip)
+                                             strip_docstrings=strip, signature=header)
             if inlined.reason:
                 continue
             if not inlined.names or len(_prompt(inlined.context, header, docblock)) <= inlined.max_chars:
