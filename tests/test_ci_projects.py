@@ -263,6 +263,82 @@ def test_dates_decimals_sets_generators_raises_and_mutation(tmp_path, sandbox):
     assert [v[0].status.value for v in verdicts] == ["failed"] * len(wrong)
 
 
+FUNCS_PKG = {
+    "setup.py": "from setuptools import setup\nsetup(name='flib', version='0.1', packages=['flib'])\n",
+    "flib/__init__.py": "",
+    "flib/core.py": """
+        def apply_each(fn, items):
+            \"\"\"fn applied to every item.\"\"\"
+            return [fn(x) for x in items]
+
+
+        def sort_by(items, key=None):
+            \"\"\"items sorted by key(item).\"\"\"
+            return sorted(items, key=key)
+
+
+        def fold(op, items, start):
+            \"\"\"op(...op(op(start, items[0]), items[1])...).\"\"\"
+            for x in items:
+                start = op(start, x)
+            return start
+
+
+        def keep(pred, items):
+            \"\"\"The items pred accepts.\"\"\"
+            return [x for x in items if pred(x)]
+        """,
+    "tests/test_core.py": """
+        import operator
+        import unittest
+
+        from flib.core import apply_each, fold, keep, sort_by
+
+        OFFSET = 10
+
+
+        def double(x):
+            return 2 * x
+
+
+        class FuncTest(unittest.TestCase):
+            def test_functions_as_arguments(self):
+                self.assertEqual(apply_each(lambda x: x * 3, [1, 2]), [3, 6])
+                self.assertEqual(apply_each(len, ["ab", ""]), [2, 0])
+                self.assertEqual(apply_each(str.upper, ["a"]), ["A"])
+                self.assertEqual(sort_by(["bbb", "cc", "a"], key=len), ["a", "cc", "bbb"])
+                self.assertEqual(sort_by([3, 1]), [1, 3])
+                self.assertEqual(fold(operator.add, [1, 2], 0), 3)
+                self.assertEqual(keep(lambda s: s.isdigit() and int(s) > 1, ["1", "2", "x"]), ["2"])
+                self.assertEqual(keep(lambda x: x > OFFSET, [5, 11]), [11])     # reads a test global: dropped
+                self.assertEqual(apply_each(double, [1]), [2])                   # a test function: dropped
+                self.assertEqual(apply_each(lambda x: x, [1]), [1]); g = (lambda y: y + 1, lambda y: y - 1)
+                self.assertEqual(apply_each(g[1], [1]), [0])                     # two lambdas on one line
+        """,
+}
+
+
+def test_functions_passed_as_arguments_are_written_as_source(tmp_path, sandbox):
+    proj = write_tree(tmp_path / "flib-project", FUNCS_PKG)
+    problems, rejects = _collect([proj], tmp_path / "out", sandbox, install=False)
+    assert set(problems) == {f"ci/flib.core.{n}" for n in ("apply_each", "sort_by", "fold", "keep")}, rejects
+    exprs = {tid.rsplit(".", 1)[1]: sorted(c["expr"] for c in p.calls) for tid, p in problems.items()}
+    assert exprs["apply_each"] == ["candidate((lambda x: x * 3), [1, 2])", "candidate((lambda x: x), [1])",
+                                   "candidate((lambda y: y - 1), [1])", "candidate(len, ['ab', ''])",
+                                   "candidate(str.upper, ['a'])"]
+    assert exprs["sort_by"] == ["candidate(['bbb', 'cc', 'a'], len)", "candidate([3, 1], None)"]
+    assert exprs["fold"] == ["(lambda operator=__import__('operator'): candidate(operator.add, [1, 2], 0))()"]
+    assert exprs["keep"] == ["candidate((lambda s: s.isdigit() and int(s) > 1), ['1', '2', 'x'])"]
+    # the tests tell the reference from a wrong body
+    from codexsd.sandbox.calls import judge_bodies
+
+    wrong = {"apply_each": "    return list(items)\n", "sort_by": "    return sorted(items)\n",
+             "fold": "    return start\n", "keep": "    return items\n"}
+    verdicts = judge_bodies(sandbox, [(problems[f"ci/flib.core.{n}"], body) for n, body in wrong.items()]
+                            + [(p, p.canonical_solution) for p in problems.values()])
+    assert [v[0].status.value for v in verdicts] == ["failed"] * len(wrong) + ["passed"] * len(problems)
+
+
 def test_projects_file(tmp_path):
     (tmp_path / "p.txt").write_text("# corpus\ninflection==0.5.1  # pinned\n\n./local/tree\npypi:idna\n")
     assert read_projects_file(tmp_path / "p.txt") == ["pypi:inflection==0.5.1", "./local/tree", "pypi:idna"]

@@ -11,6 +11,7 @@ An encoding is a JSON list whose first item names the exact type:
     ["int", "3"]  ["float", "0.1"]  ["str", "a"]  ["list", [e, ...]]  ["dict", [[k, v], ...]]
     ["decimal.Decimal", "Decimal('1.5')"]  ["enum", "pkg.mod:Color", "RED"]
     ["namedtuple", "pkg.mod:Point", ["x", "y"], [e, e]]
+    ["code", "lambda x: x * 2", []]  ["code", "operator.add", ["import operator"]]   (arguments only)
 
 Sets, frozensets, dicts and Counters are sorted by their items' encodings, so equal values have
 equal encodings; subclasses not listed are not encodable (an object that lies about equality
@@ -45,8 +46,11 @@ def _dumps(enc):
     return json.dumps(enc, sort_keys=True, separators=(",", ":"))
 
 
-def encode(value, _depth=0):
-    """The canonical encoding of `value`; raises Unencodable for types not covered."""
+def encode(value, _depth=0, extra=None):
+    """The canonical encoding of `value`; raises Unencodable for types not covered.
+
+    `extra(value)` may encode what is not covered (or return None): the CI tracer passes one for
+    call arguments, writing a function argument as source code (["code", source, imports])."""
     if _depth > MAX_DEPTH:
         raise Unencodable("nesting deeper than %d" % MAX_DEPTH)
     t = type(value)
@@ -66,17 +70,17 @@ def encode(value, _depth=0):
     if t is range:
         return ["range", [value.start, value.stop, value.step]]
     if t is list or t is tuple:
-        return [name, [encode(v, _depth + 1) for v in value]]
+        return [name, [encode(v, _depth + 1, extra) for v in value]]
     if t is set or t is frozenset:
-        return [name, sorted((encode(v, _depth + 1) for v in value), key=_dumps)]
+        return [name, sorted((encode(v, _depth + 1, extra) for v in value), key=_dumps)]
     if t is dict:
-        return ["dict", _pairs(value, _depth, ordered=False)]
+        return ["dict", _pairs(value, _depth, False, extra)]
     module = getattr(t, "__module__", "")
     qualname = "%s.%s" % (module, getattr(t, "__qualname__", name))
     if qualname == "collections.OrderedDict":
-        return ["OrderedDict", _pairs(value, _depth, ordered=True)]
+        return ["OrderedDict", _pairs(value, _depth, True, extra)]
     if qualname in ("collections.Counter", "collections.defaultdict"):
-        return [name, _pairs(value, _depth, ordered=False)]
+        return [name, _pairs(value, _depth, False, extra)]
     if qualname in REPR_TYPES:
         return [qualname, repr(value)]
     import enum
@@ -85,12 +89,15 @@ def encode(value, _depth=0):
     if isinstance(value, enum.Enum) and "<locals>" not in where:
         return ["enum", where, value.name]
     if isinstance(value, tuple) and type(getattr(t, "_fields", None)) is tuple and "<locals>" not in where:
-        return ["namedtuple", where, list(t._fields), [encode(v, _depth + 1) for v in value]]
-    raise Unencodable(qualname)
+        return ["namedtuple", where, list(t._fields), [encode(v, _depth + 1, extra) for v in value]]
+    enc = extra(value) if extra is not None else None
+    if enc is None:
+        raise Unencodable(qualname)
+    return enc
 
 
-def _pairs(mapping, depth, ordered):
-    pairs = [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in mapping.items()]
+def _pairs(mapping, depth, ordered, extra=None):
+    pairs = [[encode(k, depth + 1, extra), encode(v, depth + 1, extra)] for k, v in mapping.items()]
     return pairs if ordered else sorted(pairs, key=lambda kv: _dumps(kv[0]))
 
 
@@ -216,6 +223,9 @@ def to_source(enc, imports=None):
         if tag == "enum":
             return "%s.%s.%s" % (module, attr, enc[2])
         return "%s.%s(%s)" % (module, attr, ", ".join(to_source(v, imports) for v in enc[3]))
+    if tag == "code" and len(enc) == 3 and type(enc[1]) is str:
+        imports.update(enc[2])
+        return "(%s)" % enc[1] if enc[1].startswith("lambda") else enc[1]
     raise ValueError("not an encoding: %r" % (enc,))
 
 

@@ -103,6 +103,106 @@ class _Function:
         }
 
 
+_BUILTIN_CALLABLES = (types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType,
+                      types.ClassMethodDescriptorType, type)
+_LAMBDA_SOURCES: dict = {}  # code object -> lambda source, or None
+_MODULE_TREES: dict = {}  # file name -> its ast, or None
+
+
+def code_encoding(value):
+    """A function passed as an argument, written as source (["code", source, imports]), or None.
+
+    Builtins (`len`, `str.upper`, `int`), standard-library functions and classes at module level
+    (`operator.add`, `math.floor`), and lambdas that read nothing but their parameters and builtins
+    (`lambda x: x * 2`, taken from the test file's syntax tree). Anything else (closures, functions
+    of the project or of the tests, bound methods, partials) stays unencodable."""
+    kind = type(value)
+    if kind is types.FunctionType and value.__name__ == "<lambda>":
+        return _lambda_encoding(value)
+    if kind is not types.FunctionType and kind not in _BUILTIN_CALLABLES and not issubclass(kind, type):
+        return None
+    import builtins
+
+    qualname = getattr(value, "__qualname__", None)
+    if type(qualname) is not str or "<" in qualname:
+        return None
+    module = getattr(value, "__module__", None)
+    owner = getattr(value, "__objclass__", None)
+    if module is None and owner is not None:  # method descriptors name no module: their class does
+        module = getattr(owner, "__module__", None)
+    if module == "builtins":
+        return ["code", qualname, []] if _resolves(builtins, qualname, value) else None
+    if type(module) is not str or module.split(".")[0] not in getattr(sys, "stdlib_module_names", ()):
+        return None
+    for name in (module.lstrip("_"), module):  # _operator.add is operator.add
+        imported = sys.modules.get(name)
+        if imported is not None and _resolves(imported, qualname, value):
+            return ["code", "%s.%s" % (name, qualname), ["import %s" % name]]
+    return None
+
+
+def _resolves(root, qualname, value) -> bool:
+    obj = root
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj is value
+
+
+def _lambda_encoding(fn):
+    code = fn.__code__
+    if code.co_freevars or fn.__defaults__ or fn.__kwdefaults__:
+        return None
+    if code not in _LAMBDA_SOURCES:
+        _LAMBDA_SOURCES[code] = _lambda_source(code, fn.__globals__)
+    source = _LAMBDA_SOURCES[code]
+    return None if source is None else ["code", source, []]
+
+
+def _lambda_source(code, namespace):
+    """The lambda's source, re-written from the file's syntax tree; None when it is not found
+    exactly or reads a name other than its own parameters and builtins."""
+    import ast
+    import builtins
+    import linecache
+
+    filename = code.co_filename
+    if filename not in _MODULE_TREES:
+        try:
+            _MODULE_TREES[filename] = ast.parse("".join(linecache.getlines(filename)))
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            _MODULE_TREES[filename] = None
+    tree = _MODULE_TREES[filename]
+    if tree is None:
+        return None
+    spots = {p for p in code.co_positions() if None not in p and p[2:] != (0, 0)}  # (0, 0): no column
+    candidates = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Lambda) and node.lineno == code.co_firstlineno:
+            body = node.body
+            start, end = (body.lineno, body.col_offset), (body.end_lineno, body.end_col_offset)
+            if spots and all(start <= (p[0], p[2]) and (p[1], p[3]) <= end for p in spots):
+                candidates.append(((end[0] - start[0], end[1] - start[1]), ast.unparse(node), node))
+    if not candidates:
+        return None
+    candidates.sort(key=lambda c: c[0])  # the innermost lambda holding every instruction of the code
+    if len(candidates) > 1 and candidates[0][0] == candidates[1][0] and candidates[0][1] != candidates[1][1]:
+        return None  # two lambdas alike in span on one line: cannot tell which
+    node = candidates[0][2]
+    bound = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.arg):
+            bound.add(sub.arg)
+        elif isinstance(sub, ast.Name) and not isinstance(sub.ctx, ast.Load):
+            bound.add(sub.id)
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id not in bound:
+            if sub.id in namespace or not hasattr(builtins, sub.id):
+                return None
+    if any(isinstance(sub, (ast.Yield, ast.YieldFrom, ast.Await, ast.NamedExpr)) for sub in ast.walk(node)):
+        return None
+    return candidates[0][1]
+
+
 def _is_iterator(value) -> bool:
     kind = type(value)
     return hasattr(kind, "__next__") and hasattr(kind, "__iter__")
@@ -122,6 +222,8 @@ class Tracer:
         self.packages = frozenset(packages)
         values = values or load_values()
         self.encode, self.dumps = values["encode"], values["_dumps"]
+        encode = self.encode
+        self.encode_args = lambda args: encode(args, 0, code_encoding)  # functions only as arguments
         self.functions: dict[object, _Function | None] = {}
         self.pending: dict[int, tuple] = {}
         self.generators: set[int] = set()  # generator frames started and not finished (setprofile sees each resume)
@@ -152,7 +254,7 @@ class Tracer:
     def _key(self, values):
         """The encoded argument list as canonical JSON, or None (the encoding failed)."""
         try:
-            return self.dumps(self.encode(values))
+            return self.dumps(self.encode_args(values))
         except Exception:  # noqa: BLE001 - Unencodable, or a value whose repr/iteration breaks
             return None
 
