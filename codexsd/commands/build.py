@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from codexsd.commands.executor_option import add_executor_argument
+from codexsd.core.executor import add_executor_argument
 
 HELP = "collect, validate, test adequacy, dedup, solvability and format: both training sets in one command"
 DESCRIPTION = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from codexsd.commands.executor_option import add_executor_argument, open_executor
+from codexsd.core.executor import add_executor_argument, open_executor
 
 HELP = "drop exact/near duplicates (MinHash/LSH) and problems overlapping HumanEval or MBPP"
 DESCRIPTION = (

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from codexsd.commands.executor_option import add_executor_argument, open_executor
+from codexsd.core.executor import add_executor_argument, open_executor
 
 HELP = "pass@k: sample a model on HumanEval-format problems (--model), or score a samples file (SAMPLES)"
 DESCRIPTION = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from codexsd.commands.executor_option import add_executor_argument, open_executor
+from codexsd.core.executor import add_executor_argument, open_executor
 
 HELP = ("filters: `filter solvability` keeps problems some model sample solves; `filter adequacy` keeps "
         "problems whose tests no trivial body passes and most mutants fail")

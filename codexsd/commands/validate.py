@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from codexsd.commands.executor_option import add_executor_argument, open_executor
+from codexsd.core.executor import add_executor_argument, open_executor
 
 HELP = "run each problem's reference solution R times in the sandbox; keep those that always pass"
 

@@ -333,3 +333,18 @@ def _register_exit_hooks() -> None:
         util.Finalize(None, close_process_resources, exitpriority=10)
     except Exception:  # noqa: BLE001
         pass
+
+
+# -- the command-line flag (codexsd build, collect, validate, filter, dedup, eval) ----------------
+EXECUTOR_HELP = ("where shards run: local (this machine) or ray (the Ray cluster $RAY_ADDRESS names, else a Ray on this "
+                 "machine; see README 'Running on a cluster')")
+
+
+def add_executor_argument(parser) -> None:
+    """`--executor local|ray` on an argparse parser: the one flag every command that runs shards takes."""
+    parser.add_argument("--executor", metavar="|".join(EXECUTORS), help=EXECUTOR_HELP + " (default: local)")
+
+
+def open_executor(args, workers: int | None = 1) -> Executor:
+    """The executor `args.executor` names; `workers`: the local pool's processes (1: this process)."""
+    return get_executor(getattr(args, "executor", None) or "local", workers=workers or 1)

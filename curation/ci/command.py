@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=f.name, default=None, help="comma-separated list")
         else:
             parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f"(default {getattr(defaults, f.name)!r})")
-    from codexsd.commands.executor_option import add_executor_argument
+    from codexsd.core.executor import add_executor_argument
 
     add_executor_argument(parser)  # ray: each project traced as one task, then the task-building shards
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             print(f"codexsd collect ci: error: cannot read --projects-file: {exc}", file=sys.stderr)
             return 2
-    from codexsd.commands.executor_option import open_executor
+    from codexsd.core.executor import open_executor
 
     try:
         with open_executor(args) as executor:

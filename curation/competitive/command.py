@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard-size", type=int, help="problems per shard (one sandbox batch per round)")
     parser.add_argument("--workers", type=int, help="shards validated in parallel")
     parser.add_argument("--sandbox", help="sandbox backend (default: the sandbox package's choice)")
-    from codexsd.commands.executor_option import add_executor_argument
+    from codexsd.core.executor import add_executor_argument
 
     add_executor_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"codexsd collect competitive: {exc}", file=sys.stderr)
         return 2
     log.info("config: %s", json.dumps(dataclasses.asdict(config)))
-    from codexsd.commands.executor_option import open_executor
+    from codexsd.core.executor import open_executor
 
     try:
         with open_executor(args, workers=config.workers) as executor:
