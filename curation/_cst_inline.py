@@ -42,6 +42,9 @@ class Inlined:
         return MAX_INLINE_CHARS
 
 
+OWN_FUNCTION = "the task's own function"
+
+
 class _Unresolved(Exception):
     pass
 
@@ -159,6 +162,7 @@ class _Project:
         self.root = path.parents[depth] if depth < len(path.parents) else path.parent
         self.top_package = parts[0]
         self.own = module
+        self.own_name = ""
         self._scopes: dict[str, tuple[ModuleScope, bool] | None] = {}
         self.top = _Frame()
         self.wrappers: dict[str, _Wrapper] = {}
@@ -217,8 +221,8 @@ class _Project:
     def request(self, frame: _Frame, module: str, name: str, depth: int) -> None:
         """Emit the definition of `name` from `module` into `frame` (the globals, or `module`'s wrapper),
         after everything it needs."""
-        if (module, name) in frame.requested:
-            return
+        if (module, name) in frame.requested or (module, name) == (self.own, self.own_name):
+            return  # (the task's own function: the program defines it, after everything else)
         frame.requested.add((module, name))
         if depth > MAX_INLINE_DEPTH:
             raise _TooLarge(f"imports nested deeper than {MAX_INLINE_DEPTH} (CODEXSD_INLINE_MAX_DEPTH)")
@@ -240,8 +244,9 @@ class _Project:
             stmt = scope.statements[index]
             if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
                 self.futures.setdefault(scope.source(index))
-            elif isinstance(stmt, ast.ImportFrom) and self.is_project(_absolute(stmt, package)):
-                target = _absolute(stmt, package)
+            elif isinstance(stmt, ast.ImportFrom) and (self.is_project(_absolute(stmt, package))
+                                                       or _absolute(stmt, package) == self.own and module != self.own):
+                target = _absolute(stmt, package)  # (the task's own module too: an import cycle back to it)
                 for alias in stmt.names:
                     bound = alias.asname or alias.name
                     if alias.name == "*" or bound not in wanted[index]:
@@ -320,6 +325,8 @@ class _Project:
                     self.request(self.top, module, attr, depth)
                 return None
             except _Conflict:
+                if module == self.own:  # its names are the program's own
+                    raise
                 self._restore(saved)
             flat = module.replace(".", "_")
             function = f"_module_{flat}"
@@ -400,6 +407,9 @@ class _Project:
             elif frame is not self.top:
                 frame.bind(bound, f"wrapped module {module}")  # the global instance, seen from inside the wrapper
             return
+        for attr in attrs:
+            if self.top.bound.get(attr, ("", ""))[1] == OWN_FUNCTION:  # the program defines it last
+                raise _Unresolved(f"{bound}.{attr} is the task's own function")
         frame = self._place(frame, bound, f"module {module}")
         self.top.bind("types", "types")
         self.imports.setdefault("import types")
@@ -652,7 +662,8 @@ def inline_project_imports(context: str, module: str, filename: str, needs: tupl
             except SyntaxError:
                 pass
         if own:
-            top.bind(own, f"{module}.{own}", "the task's own function")
+            top.bind(own, f"{module}.{own}", OWN_FUNCTION)
+            project.own_name = own
         for stmt in rest:
             keys = _import_keys(stmt, package) if isinstance(stmt, (ast.Try, ast.If)) else {}
             for bound in _bound_names(stmt):
