@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import inspect
 import io
 import os
 import symtable
@@ -402,6 +403,12 @@ class _Project:
         self.names.append(module)
         key = ("namespace", bound, module)
         if instance is not None:
+            for where in {id(f): f for f in (frame, self.top)}.values():
+                earlier = where.units.get(key)
+                if earlier is not None and where.bound.get(bound, ("",))[0] == f"module {module}":
+                    # the module went to the globals for an earlier reader: its namespace becomes the instance
+                    self.provide(module, earlier.attrs, depth)
+                    del where.units[key], where.bound[bound]
             if instance != bound:
                 self._line(frame, bound, f"{bound} = {instance}", f"wrapped module {module}")
             elif frame is not self.top:
@@ -533,30 +540,54 @@ def _check_wrappable(module: str, text: str) -> None:
 
 
 def _indent(text: str, module: str) -> str:
-    """`text` indented one level, lines that continue a multi-line string left as they are; raises unless
-    the result parses to the same statements."""
-    inside: set[int] = set()  # line numbers (1-based) that start inside a string
+    """`text` indented one level. Lines that continue a multi-line string are left as they are, except
+    in docstrings (read through `inspect.cleandoc`, which takes the common indentation off); raises
+    unless the result parses to the same statements (docstrings cleaned)."""
     try:
+        tree = ast.parse(text)
+        strings: list[tuple[int, int]] = []  # (first, last) line of each multi-line string
         opened: list[int] = []
         for tok in tokenize.generate_tokens(io.StringIO(text + "\n").readline):
             kind = tokenize.tok_name[tok.type]
             if kind == "STRING" and tok.end[0] > tok.start[0]:
-                inside.update(range(tok.start[0] + 1, tok.end[0] + 1))
+                strings.append((tok.start[0], tok.end[0]))
             elif kind == "FSTRING_START":  # Python 3.12+: an f-string is several tokens
                 opened.append(tok.start[0])
             elif kind == "FSTRING_END" and opened:
-                inside.update(range(opened.pop() + 1, tok.end[0] + 1))
+                strings.append((opened.pop(), tok.end[0]))
     except (tokenize.TokenError, SyntaxError) as exc:
         raise _Unresolved(f"{module} cannot be re-indented: {exc}") from None
+    docstrings = {(d.lineno, d.end_lineno) for d in _docstrings(tree)}
     lines = text.split("\n")
-    out = "\n".join(ln if i + 1 in inside or not ln.strip() else "    " + ln for i, ln in enumerate(lines))
-    try:
-        same = [ast.dump(n) for n in ast.parse("def f():\n" + out).body[0].body] == [ast.dump(n) for n in ast.parse(text).body]
-    except SyntaxError:
-        same = False
-    if not same:
-        raise _Unresolved(f"{module} cannot be re-indented safely")
+    expected = [_clean_dump(n) for n in tree.body]
+    for indent_docstrings in (True, False):
+        kept = {n for first, last in strings if not (indent_docstrings and (first, last) in docstrings)
+                for n in range(first + 1, last + 1)}
+        in_doc = {n for first, last in docstrings for n in range(first + 1, last + 1)} if indent_docstrings else set()
+        out = "\n".join(ln if i + 1 in kept or not (ln.strip() or (i + 1 in in_doc and ln)) else "    " + ln
+                        for i, ln in enumerate(lines))
+        try:
+            if [_clean_dump(n) for n in ast.parse("def f():\n" + out).body[0].body] == expected:
+                return out
+        except SyntaxError:
+            pass
+    raise _Unresolved(f"{module} cannot be re-indented safely")
+
+
+def _docstrings(tree: ast.AST) -> list[ast.Constant]:
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                out.append(first.value)
     return out
+
+
+def _clean_dump(node: ast.AST) -> str:
+    for doc in _docstrings(node):
+        doc.value = inspect.cleandoc(doc.value)
+    return ast.dump(node)
 
 
 def _eager_reads(text: str) -> set[str]:

@@ -145,7 +145,8 @@ CLASH = {  # python-stdnum's shape: every module defines compact and validate, a
 
 
         def checksum(number):
-            """Weighted sum mod 11."""
+            """Weighted sum mod 11,
+            over the digits."""
             return sum((i + 1) * int(c) for i, c in enumerate(number)) % 11
 
 
@@ -188,12 +189,31 @@ def test_stdnum_like_modules_with_clashing_names_validate_in_the_sandbox(tmp_pat
     for module in ("luhn", "mod11"):  # each defines validate (and mod11 compact): both wrapped, once each
         assert program.count(f"def _module_num_{module}():") == 1 and program.count(f"= _module_num_{module}()") == 1
     assert program.count("def clean(") == 1 and "import num" not in program and "from num" not in program
-    assert '\na message over two lines"""' in program  # a string's own lines are not re-indented
+    assert '\na message over two lines"""' in program  # a string's own lines are not re-indented,
+    assert '\n        over the digits."""' in program  # but a docstring's are (inspect.cleandoc reads it)
     assert _run(info, out, "validate('7992 7398 713')") == "7992-7398713"
     task = _task(tmp_path, sandbox, "num.bank", "validate",
                  [("candidate('7992 7398 713')", "7992-7398713"), ("candidate('79927398710')", ValueError)])
     assert type(task).__name__ == "Problem", task
     assert "def _module_num_mod11():" in task.prompt and task.metadata["inlined"]
+
+
+def test_a_module_first_inlined_then_wrapped_is_one_namespace(tmp_path):
+    _tree(tmp_path, {**PKG, **CLASH, "num/both.py": '''
+        from num import luhn, mod11
+
+
+        def validate(number):
+            """`number` if it passes both checks."""
+            if luhn.checksum(number):  # luhn.checksum clashes with nothing: luhn goes to the globals first
+                raise ValueError("luhn")
+            return mod11.validate(number)  # mod11 then luhn.validate clash with this function: both wrapped
+        '''})
+    info, out = _inline(tmp_path, "num.both", "validate")
+    assert not out.reason, out.detail
+    assert out.context.count("\nluhn = ") == 1 and "def _module_num_luhn():" in out.context
+    assert "checksum=checksum" in out.context.split("def _module_num_luhn():")[1].split("\n\n\n")[0]
+    assert _run(info, out, "validate('79927398713')") == "79927398713"
 
 
 def test_a_module_that_sets_globals_is_not_wrapped_and_says_why(tmp_path):
@@ -258,6 +278,33 @@ def test_every_attribute_any_reader_takes_from_a_module_is_in_its_namespace(tmp_
     assert _run(info, out, "to_jd(1, 1)") == expected
     task = _task(tmp_path, sandbox, "cal.positivist", "to_jd", [("candidate(1, 1)", expected)])
     assert type(task).__name__ == "Problem", task
+
+
+def test_an_import_cycle_back_to_the_tasks_module_is_followed(tmp_path):
+    _tree(tmp_path, {"cyc/__init__.py": "", "cyc/core.py": '''
+        from cyc.helpers import shout
+
+        SUFFIX = "!"
+
+
+        def greet(name):
+            """The greeting for `name`, shouted."""
+            return shout("hello " + name)
+        ''', "cyc/helpers.py": """
+        from cyc.core import SUFFIX, greet
+
+
+        def shout(text):
+            return text.upper() + SUFFIX
+
+
+        def greet_all(names):
+            return [greet(n) for n in names]
+        """})
+    info, out = _inline(tmp_path, "cyc.core", "greet")
+    assert not out.reason and out.names == ("cyc.core.SUFFIX", "cyc.helpers.shout"), out.detail
+    assert "def greet" not in out.context  # the task's own function stays the task's
+    assert _run(info, out, "greet('bob')") == "HELLO BOB!"
 
 
 def test_long_helpers_lose_their_docstrings_before_the_task_is_too_large(tmp_path, monkeypatch):
