@@ -4,9 +4,14 @@ A traced function's context (curation.extract) keeps imports such as `from stdnu
 the sandbox has no `stdnum`, so the task is not self-contained. Here each such name is replaced by its
 definition, taken from the other module's file with the same scoping machinery (`ModuleScope`), and
 what that definition needs in turn: imports of other packages stay imports, imports of the project are
-inlined again. Definitions are deduplicated and emitted dependencies first. Anything that cannot be
-resolved (a module imported as a module, `import pkg.x`, two different definitions under one name)
-leaves the context as it was, so validation rejects the task as before.
+inlined again. Definitions are deduplicated and emitted dependencies first (by what each reads as it
+runs). A module imported by name (`from stdnum import luhn`) becomes a namespace of what its readers
+take from it (`luhn = types.SimpleNamespace(checksum=checksum)`); one whose definitions would clash
+with names the program already binds (every stdnum module defines `compact` and `validate`) is
+wrapped in a function returning that namespace (`luhn = _module_stdnum_luhn()`), its names local to it.
+Anything that cannot be resolved (a module used other than through its attributes, `import pkg.x`,
+a module using `global` that would need wrapping) leaves the context as it was, so validation rejects
+the task as before; names that clash even so are rejected as `inline_name_clash`.
 """
 
 from __future__ import annotations
@@ -508,24 +513,85 @@ def _users(scope: ModuleScope, wanted: dict[int, set[str]]) -> list[ast.stmt]:
     return [scope.statements[i] for i in wanted if not scope.is_import(i)]
 
 
+class _OtherUse(Exception):
+    pass
+
+
 def _attribute_uses(nodes: list[ast.AST], name: str) -> set[str] | None:
-    """The attributes read as `name.attr` in `nodes`, or None if `name` is used any other way."""
+    """The attributes read as `name.attr` in `nodes`, or None if `name` is used any other way. Only the
+    module-level `name` counts: a function, lambda or comprehension that binds a `name` of its own
+    (`uri = ref.unsplit()` beside `from . import uri`) hides it from its body."""
     attrs: set[str] = set()
-    through: set[int] = set()
-    for root in nodes:
-        for node in ast.walk(root):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == name:
-                if not isinstance(node.ctx, ast.Load):
-                    return None
-                attrs.add(node.attr)
-                through.add(id(node.value))
-    for root in nodes:
-        for node in ast.walk(root):
-            if isinstance(node, ast.Name) and node.id == name and id(node) not in through:
-                return None
-            if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
-                return None
+
+    def visit(node: ast.AST, hidden: bool) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            for part in header_expressions(node) if not isinstance(node, ast.Lambda) else \
+                    node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
+                visit(part, hidden)
+            body = node.body if isinstance(node.body, list) else [node.body]
+            inner = hidden or _binds_locally(node, name)
+            for stmt in body:
+                visit(stmt, inner)
+            return
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            inner = hidden or any(isinstance(t, ast.Name) and t.id == name
+                                  for g in node.generators for t in ast.walk(g.target))
+            visit(node.generators[0].iter, hidden)  # evaluated in the enclosing scope
+            rest = [node.elt] if not isinstance(node, ast.DictComp) else [node.key, node.value]
+            rest += [g.target for g in node.generators] + [g.iter for g in node.generators[1:]]
+            rest += [c for g in node.generators for c in g.ifs]
+            for part in rest:
+                visit(part, inner)
+            return
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == name:
+            if hidden:
+                return
+            if not isinstance(node.ctx, ast.Load):
+                raise _OtherUse
+            attrs.add(node.attr)
+            return
+        if isinstance(node, ast.Name) and node.id == name and not hidden:
+            raise _OtherUse
+        if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+            raise _OtherUse
+        for child in ast.iter_child_nodes(node):
+            visit(child, hidden)
+
+    try:
+        for root in nodes:
+            visit(root, False)
+    except _OtherUse:
+        return None
     return attrs
+
+
+def _binds_locally(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, name: str) -> bool:
+    """Whether a function binds `name` in its own scope (a parameter, or assigned, imported, defined in
+    its body outside nested scopes) without declaring it `global`/`nonlocal`."""
+    args = node.args
+    if name in {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]}:
+        return True
+    if isinstance(node, ast.Lambda):
+        return False
+    pending: list[ast.AST] = list(node.body)
+    found = False
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (ast.Global, ast.Nonlocal)) and name in item.names:
+            return False
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found = found or item.name == name
+            continue
+        if isinstance(item, (ast.Lambda, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            continue
+        if isinstance(item, ast.Name) and item.id == name and not isinstance(item.ctx, ast.Load):
+            found = True
+        elif isinstance(item, (ast.Import, ast.ImportFrom)):
+            found = found or any((a.asname or a.name.split(".")[0]) == name for a in item.names)
+        elif isinstance(item, ast.ExceptHandler) and item.name == name:
+            found = True
+        pending.extend(ast.iter_child_nodes(item))
+    return found
 
 
 def _check_wrappable(module: str, text: str) -> None:
@@ -687,11 +753,14 @@ def inline_project_imports(context: str, module: str, filename: str, needs: tupl
     top = project.top
     try:
         users: list[ast.AST] = list(rest)
-        for text in (body, signature.strip("\n") + "\n    pass\n" if signature else ""):
-            try:
-                users.append(ast.parse(textwrap.dedent(text)))
-            except SyntaxError:
-                pass
+        try:  # the function itself (its parameters and locals hide module-level names from its body)
+            users.append(ast.parse(signature.strip("\n") + "\n" + textwrap.indent(textwrap.dedent(body), "    ")))
+        except SyntaxError:
+            for text in (body, signature.strip("\n") + "\n    pass\n" if signature else ""):
+                try:
+                    users.append(ast.parse(textwrap.dedent(text)))
+                except SyntaxError:
+                    pass
         if own:
             top.bind(own, f"{module}.{own}", OWN_FUNCTION)
             project.own_name = own

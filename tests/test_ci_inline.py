@@ -1,5 +1,6 @@
 """Inlining a project's own imports into a traced function's context (curation/_cst_inline.py):
-modules imported by name become namespaces, annotation-only names stay out, long helpers lose
+modules imported by name become namespaces of every attribute their readers take, modules whose names
+clash with the task's are wrapped in a function, annotation-only names stay out, long helpers lose
 their docstrings before a task is given up as too large."""
 
 from __future__ import annotations
@@ -258,10 +259,15 @@ CALENDARS = {  # convertdate's shape: two modules read one module's attributes, 
         YEAR_EPOCH = 1789
 
 
+        def _gregorian_year(year):
+            gregorian = year + YEAR_EPOCH - 1  # a local named like the module hides it
+            return gregorian
+
+
         def to_jd(year, day, epoch=gregorian.EPOCH):
             """Julian day of `day` of positivist `year` (default epoch: the Gregorian one)."""
             def start():
-                return epoch - 1 + julian.days_before(year + YEAR_EPOCH - 1)
+                return epoch - 1 + julian.days_before(_gregorian_year(year))
             return start() + day
         ''',
 }
