@@ -370,6 +370,16 @@ def test_imports_the_tests_lack_are_named_for_installing():
     assert missing_modules(details, ["srcpkg"]) == ["hypothesis", "yaml"]
 
 
+def test_a_test_helper_of_the_project_is_not_installed_from_pypi(tmp_path):
+    from curation.ci.project import missing_modules
+
+    write_tree(tmp_path, {"tests/__init__.py": "", "tests/helpers.py": "", "testing/util/__init__.py": "",
+                          "pkg/__init__.py": ""})
+    details = ["No module named 'tests.helpers'", "No module named 'helpers'", "No module named 'testing'",
+               "No module named 'freezegun'"]
+    assert missing_modules(details, ["pkg"], tmp_path) == ["freezegun"]
+
+
 INLINE_PKG = {
     "ilib/__init__.py": "",
     "ilib/text.py": '''

@@ -152,7 +152,7 @@ def _retry_missing_modules(spec, target, records, outcomes, config: CIConfig, wo
     import dataclasses
 
     failed = [i for i, o in enumerate(outcomes) if o.status == "tests_failed" and "No module named" in o.detail]
-    missing = projects_mod.missing_modules([outcomes[i].detail for i in failed], target.packages)
+    missing = projects_mod.missing_modules([outcomes[i].detail for i in failed], target.packages, Path(target.cwd))
     if not missing:
         return None
     try:

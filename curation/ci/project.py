@@ -596,13 +596,18 @@ DIST_OF_MODULE = {"yaml": "pyyaml", "PIL": "pillow", "dateutil": "python-dateuti
                   "Crypto": "pycryptodome", "google": "protobuf", "magic": "python-magic"}
 
 
-def missing_modules(details: list[str], own: list[str]) -> list[str]:
-    """Top-level modules the test runs could not import (not the project's own)."""
+def missing_modules(details: list[str], own: list[str], tree: Path | None = None) -> list[str]:
+    """Top-level modules the test runs could not import: not the project's own, nor a folder or module
+    of its source `tree` (`tests`, `helpers`: a test helper that did not import is no PyPI package)."""
+    local = set()
+    if tree is not None:
+        for depth in ("*", "*/*"):
+            local.update(p.stem for p in tree.glob(depth) if p.suffix == ".py" or (p.is_dir() and p.name.isidentifier()))
     names = set()
     for detail in details:
         for name in re.findall(r"No module named '([\w.]+)'", detail):
             top = name.split(".")[0]
-            if top not in own and not top.startswith("_"):
+            if top not in own and top not in local and not top.startswith("_"):
                 names.add(top)
     return sorted(names)
 
