@@ -9,9 +9,9 @@ runs). A module imported by name (`from stdnum import luhn`) becomes a namespace
 take from it (`luhn = types.SimpleNamespace(checksum=checksum)`); one whose definitions would clash
 with names the program already binds (every stdnum module defines `compact` and `validate`) is
 wrapped in a function returning that namespace (`luhn = _module_stdnum_luhn()`), its names local to it.
-Anything that cannot be resolved (a module used other than through its attributes, `import pkg.x`,
-a module using `global` that would need wrapping) leaves the context as it was, so validation rejects
-the task as before; names that clash even so are rejected as `inline_name_clash`.
+Anything that cannot be resolved (a module used other than through its attributes, `import pkg.x`)
+leaves the context as it was, so validation rejects the task as before; names that clash even so (the
+module to wrap uses `global`, or cannot be re-indented safely) give the reason `inline_name_clash`.
 """
 
 from __future__ import annotations
@@ -57,6 +57,10 @@ class _Unresolved(Exception):
 
 class _Conflict(_Unresolved):
     """Two different things under one name in one scope."""
+
+
+class _Unwrappable(_Conflict):
+    """A clash that wrapping the module in a function would solve, but the module cannot be wrapped."""
 
 
 class _TooLarge(Exception):
@@ -599,10 +603,10 @@ def _check_wrappable(module: str, text: str) -> None:
     `nonlocal`, no `globals()`/`locals()`/`vars()` reading the scope it runs in."""
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
-            raise _Unresolved(f"{module} cannot be wrapped in a function: it uses `{type(node).__name__.lower()}`")
+            raise _Unwrappable(f"{module} cannot be wrapped in a function: it uses `{type(node).__name__.lower()}`")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("globals", "locals", "vars") \
                 and not (node.func.id == "vars" and node.args):
-            raise _Unresolved(f"{module} cannot be wrapped in a function: it calls {node.func.id}()")
+            raise _Unwrappable(f"{module} cannot be wrapped in a function: it calls {node.func.id}()")
 
 
 def _indent(text: str, module: str) -> str:
@@ -622,7 +626,7 @@ def _indent(text: str, module: str) -> str:
             elif kind == "FSTRING_END" and opened:
                 strings.append((opened.pop(), tok.end[0]))
     except (tokenize.TokenError, SyntaxError) as exc:
-        raise _Unresolved(f"{module} cannot be re-indented: {exc}") from None
+        raise _Unwrappable(f"{module} cannot be re-indented: {exc}") from None
     docstrings = {(d.lineno, d.end_lineno) for d in _docstrings(tree)}
     lines = text.split("\n")
     expected = [_clean_dump(n) for n in tree.body]
@@ -637,7 +641,7 @@ def _indent(text: str, module: str) -> str:
                 return out
         except SyntaxError:
             pass
-    raise _Unresolved(f"{module} cannot be re-indented safely")
+    raise _Unwrappable(f"{module} cannot be re-indented safely")
 
 
 def _docstrings(tree: ast.AST) -> list[ast.Constant]:

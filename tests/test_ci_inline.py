@@ -235,6 +235,7 @@ def test_a_module_that_sets_globals_is_not_wrapped_and_says_why(tmp_path):
         """})
     _, out = _inline(tmp_path, "num.user", "validate")
     assert out.context == "from num import count\n" and "uses `global`" in out.detail
+    assert out.reason == "inline_name_clash"  # a reject with that reason, before validation
 
 
 CALENDARS = {  # convertdate's shape: two modules read one module's attributes, each different ones
