@@ -339,6 +339,58 @@ def test_functions_passed_as_arguments_are_written_as_source(tmp_path, sandbox):
     assert [v[0].status.value for v in verdicts] == ["failed"] * len(wrong) + ["passed"] * len(problems)
 
 
+DOCTEST_PKG = {
+    "setup.cfg": """
+        [tool:pytest]
+        addopts = --doctest-modules --doctest-glob="*.doctest" dlib tests --ignore=dlib/broken.py --cov=dlib
+        """,
+    "dlib/__init__.py": "",
+    "dlib/nums.py": '''
+        def digits(n):
+            """The decimal digits of n.
+
+            >>> digits(305)
+            [3, 0, 5]
+            """
+            return [int(c) for c in str(n)]
+
+
+        def checksum(n):
+            """Sum of the digits, mod 10."""
+            return sum(digits(n)) % 10
+        ''',
+    "dlib/broken.py": '''
+        """>>> 1 + 1
+        3
+        """
+        raise ImportError("not importable")
+        ''',
+    "tests/test_nums.doctest": """
+        >>> from dlib.nums import checksum
+        >>> checksum(1234)
+        0
+        >>> checksum(99)
+        8
+        """,
+    "tests/test_other.py": "import not_installed_anywhere\n",
+}
+
+
+def test_doctests_the_pytest_config_asks_for_are_traced(tmp_path, sandbox):
+    from curation.ci.project import find_test_command, split_jobs
+
+    proj = write_tree(tmp_path / "dlib-project", DOCTEST_PKG)
+    jobs = split_jobs(proj, find_test_command(proj)[0], files_per_job=4)
+    named = sorted(a for j in jobs for a in j.target if not a.startswith("-") and "/" in a)
+    assert named == ["dlib/nums.py", "tests/test_nums.doctest", "tests/test_other.py"]  # broken.py: --ignore'd
+    assert {"--doctest-modules", "--doctest-glob=*.doctest"} <= set(jobs[0].target)
+    assert not any(a.startswith("--cov") for j in jobs for a in j.target)
+    problems, rejects = _collect([proj], tmp_path / "out", sandbox, install=False)
+    # traced only by doctests, in a job where another test file does not import: both functions are tasks
+    assert set(problems) == {"ci/dlib.nums.digits", "ci/dlib.nums.checksum"}, rejects
+    assert sorted(c["expr"] for c in problems["ci/dlib.nums.checksum"].calls) == ["candidate(1234)", "candidate(99)"]
+
+
 def test_projects_file(tmp_path):
     (tmp_path / "p.txt").write_text("# corpus\ninflection==0.5.1  # pinned\n\n./local/tree\npypi:idna\n")
     assert read_projects_file(tmp_path / "p.txt") == ["pypi:inflection==0.5.1", "./local/tree", "pypi:idna"]

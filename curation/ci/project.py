@@ -403,12 +403,93 @@ def split_jobs(src: Path, argv: list[str], files_per_job: int = 1) -> list[Trace
     files = sorted({str(f) for f in found if _is_pytest_file(f.name)})
     # tests.py / test.py inside a package: pytest collects them only when named on its command line
     files += sorted({str(f) for f in found if f.name in UNITTEST_NAMES and str(f) not in files})
-    # the ini file's addopts often need plugins that are not installed (--cov...): tracing does not need them
-    base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *opts]
+    # the ini file's addopts often need plugins that are not installed (--cov...): tracing does not need them,
+    # but its doctest options are kept: doctests call the project's functions with plain values
+    ini = [*_ini_addopts(src), *opts]
+    globs, modules = _doctest_options(ini)
+    doctests = _doctest_files(src, roots, globs, modules)
+    files += [f for f in doctests if f not in files]
+    ignored = _option_values(ini, "--ignore")
+    files = [f for f in files if not any(f == i or f.startswith(i.rstrip("/") + "/") for i in ignored)]
+    base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--continue-on-collection-errors",
+            *[o for o in opts if not o.startswith("--doctest-")],
+            *(f"--doctest-glob={g}" for g in globs), *(["--doctest-modules"] if modules else [])]
     if not files:
         return [TraceJob(" ".join(argv), tuple(base + paths), whole_suite=True)]
     groups = [files[i:i + files_per_job] for i in range(0, len(files), max(1, files_per_job))]
     return [TraceJob(" ".join(g), tuple(base + g)) for g in groups]
+
+
+def _ini_addopts(src: Path) -> list[str]:
+    """pytest's `addopts` from pytest.ini, pyproject.toml, tox.ini or setup.cfg (the first that has a section)."""
+    import tomllib
+
+    try:
+        table = tomllib.loads(_read(src / "pyproject.toml")).get("tool", {}).get("pytest", {}).get("ini_options")
+    except tomllib.TOMLDecodeError:
+        table = None
+    candidates = [(src / "pytest.ini", "pytest"), (None, table), (src / "tox.ini", "pytest"),
+                  (src / "setup.cfg", "tool:pytest")]
+    for path, section in candidates:
+        if path is None:
+            if isinstance(section, dict):
+                value = section.get("addopts", "")
+                return [str(v) for v in value] if isinstance(value, list) else _split_words(str(value))
+            continue
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            parser.read_string(_read(path))
+        except configparser.Error:
+            continue
+        if parser.has_section(section):
+            return _split_words(parser.get(section, "addopts", fallback=""))
+    return []
+
+
+def _split_words(text: str) -> list[str]:
+    try:
+        return shlex.split(text, comments=True)
+    except ValueError:  # an unbalanced quote: the words as they stand
+        return text.split()
+
+
+def _option_values(opts: list[str], name: str) -> list[str]:
+    """The values given to the pytest option `name` (`--name=V` or `--name V`), unquoted."""
+    values = []
+    for i, opt in enumerate(opts):
+        if opt.startswith(name + "="):
+            values.append(opt.split("=", 1)[1])
+        elif opt == name and i + 1 < len(opts):
+            values.append(opts[i + 1])
+    return [v.strip("'\"") for v in values if v.strip("'\"")]
+
+
+def _doctest_options(opts: list[str]) -> tuple[list[str], bool]:
+    """(--doctest-glob patterns, whether --doctest-modules is on) among pytest options."""
+    return _option_values(opts, "--doctest-glob"), "--doctest-modules" in opts
+
+
+def _doctest_files(src: Path, roots: list[Path], globs: list[str], modules: bool) -> list[str]:
+    """Files pytest would run doctests from: text files matching `globs`, and with --doctest-modules the
+    modules of the project's packages that hold an example (`>>> `), tests and setup scripts left out."""
+    import fnmatch
+
+    out = []
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(src)
+            if not path.is_file() or any(p in SKIP_DIRS or p.startswith(".") for p in rel.parts[:-1]):
+                continue
+            if path.suffix != ".py" and any(fnmatch.fnmatch(path.name, g) for g in globs):
+                out.append(str(rel))
+            elif (modules and path.suffix == ".py" and (path.parent / "__init__.py").is_file()
+                  and not _is_pytest_file(path.name) and path.name not in (*UNITTEST_NAMES, "conftest.py", "setup.py")
+                  and not any(p in ("tests", "test", "testing", "docs", "examples") for p in rel.parts[:-1])
+                  and ">>> " in _read(path)):
+                out.append(str(rel))
+    return sorted(set(out))
 
 
 def _is_pytest_file(name: str) -> bool:
