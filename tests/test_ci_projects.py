@@ -391,6 +391,58 @@ def test_doctests_the_pytest_config_asks_for_are_traced(tmp_path, sandbox):
     assert sorted(c["expr"] for c in problems["ci/dlib.nums.checksum"].calls) == ["candidate(1234)", "candidate(99)"]
 
 
+ENUM_PKG = {
+    "setup.py": "from setuptools import setup\nsetup(name='elib', version='0.1', packages=['elib'])\n",
+    "elib/__init__.py": "",
+    "elib/types.py": '''
+        import enum
+        from typing import NamedTuple
+
+
+        class Shade(enum.Enum):
+            LIGHT = 1
+            DARK = 2
+
+
+        class RGB(NamedTuple):
+            r: int
+            g: int
+            b: int
+        ''',
+    "elib/ops.py": '''
+        def invert(colour):
+            """The colour with each channel inverted."""
+            return tuple(255 - c for c in colour)
+
+
+        def describe(shade, name):
+            """`name`, prefixed by how dark it is."""
+            return ("dark " if shade.value == 2 else "light ") + name
+        ''',
+    "tests/test_ops.py": '''
+        from elib.ops import describe, invert
+        from elib.types import RGB, Shade
+
+
+        def test_ops():
+            assert invert(RGB(0, 10, 255)) == (255, 245, 0)
+            assert describe(Shade.DARK, "red") == "dark red"
+            assert describe(Shade.LIGHT, "sky") == "light sky"
+        ''',
+}
+
+
+def test_the_projects_own_enum_and_named_tuple_values_are_defined_in_the_task(tmp_path, sandbox):
+    proj = write_tree(tmp_path / "elib-project", ENUM_PKG)
+    problems, rejects = _collect([proj], tmp_path / "out", sandbox, install=False)
+    assert set(problems) == {"ci/elib.ops.invert", "ci/elib.ops.describe"}, rejects
+    assert [c["expr"] for c in problems["ci/elib.ops.invert"].calls] == ["candidate(RGB(0, 10, 255))"]
+    assert "class RGB(NamedTuple):" in problems["ci/elib.ops.invert"].prompt
+    assert sorted(c["expr"] for c in problems["ci/elib.ops.describe"].calls) == [
+        "candidate(Shade.DARK, 'red')", "candidate(Shade.LIGHT, 'sky')"]
+    assert "import elib" not in problems["ci/elib.ops.describe"].prompt
+
+
 def test_projects_file(tmp_path):
     (tmp_path / "p.txt").write_text("# corpus\ninflection==0.5.1  # pinned\n\n./local/tree\npypi:idna\n")
     assert read_projects_file(tmp_path / "p.txt") == ["pypi:inflection==0.5.1", "./local/tree", "pypi:idna"]

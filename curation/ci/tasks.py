@@ -107,6 +107,73 @@ def _prompt(context: str, header: str, docblock: str) -> str:
     return (context.rstrip("\n") + "\n\n\n" if context.strip() else "") + header + "\n" + docblock
 
 
+def project_values_in_calls(calls: list[dict], package: str, taken: set[str]) -> tuple[list[dict], dict[str, str], int]:
+    """Calls whose arguments import the project itself (its own enum members or named tuples:
+    `(lambda pkg=__import__('pkg.mod'): candidate(pkg.mod.Color.RED))()`), rewritten to name the class
+    bare (`candidate(Color.RED)`) so the task can define it; returns (calls, {class: module} to import
+    into the task's context, how many calls were dropped because they could not be rewritten).
+    `taken`: names the task already binds otherwise."""
+    out, classes, dropped = [], {}, 0
+    for call in calls:
+        if f"__import__('{package}" not in call["expr"]:
+            out.append(call)
+            continue
+        rewritten = _rewrite_project_values(call["expr"], package, classes, taken)
+        if rewritten is None:
+            dropped += 1
+            continue
+        out.append({**call, "expr": rewritten})
+    return out, classes, dropped
+
+
+def _rewrite_project_values(expr: str, package: str, classes: dict[str, str], taken: set[str]) -> str | None:
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        return None
+    outer = tree.body
+    if not (isinstance(outer, ast.Call) and isinstance(outer.func, ast.Lambda) and not outer.args):
+        return None
+    lam = outer.func
+    bound: dict[str, str] = {}  # lambda parameter -> module it was bound to, for the project's own modules
+    keep_args, keep_defaults = [], []
+    for arg, default in zip(lam.args.args, lam.args.defaults):
+        if (isinstance(default, ast.Call) and isinstance(default.func, ast.Name) and default.func.id == "__import__"
+                and default.args and isinstance(default.args[0], ast.Constant)
+                and str(default.args[0].value).split(".")[0] == package):
+            bound[arg.arg] = str(default.args[0].value)
+        else:
+            keep_args.append(arg)
+            keep_defaults.append(default)
+    found: dict[str, str] = {}
+
+    class Bare(ast.NodeTransformer):
+        def visit_Attribute(self, node):
+            parts, inner = [], node
+            while isinstance(inner, ast.Attribute):
+                parts.append(inner.attr)
+                inner = inner.value
+            if isinstance(inner, ast.Name) and inner.id in bound:
+                dotted = ".".join([inner.id, *reversed(parts)])
+                module = bound[inner.id]
+                if dotted.startswith(module + ".") and "." not in dotted[len(module) + 1:]:
+                    found[dotted[len(module) + 1:]] = module
+                    return ast.copy_location(ast.Name(dotted[len(module) + 1:], ast.Load()), node)
+            return self.generic_visit(node)
+
+    body = Bare().visit(lam.body)
+    if any(isinstance(n, ast.Name) and n.id in bound for n in ast.walk(body)):
+        return None  # the module is used some other way
+    for name, module in found.items():
+        if classes.get(name, module) != module or name in taken:
+            return None
+    classes.update(found)
+    if keep_args:
+        lam.args.args, lam.args.defaults, lam.body = keep_args, keep_defaults, body
+        return ast.unparse(outer)
+    return ast.unparse(body)
+
+
 def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Reject:
     """The task for one traced function, before validation (or a Reject saying why not)."""
     task_id = item["id"]
@@ -118,12 +185,22 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
     docblock = _docstring_block(info)
     context = info.context or ""
     inlined = None
+    calls_in, drops = item["calls"], item["drops"]
     if not _is_stdlib(item["filename"]):  # the sandbox has the stdlib, not the project: inline its own imports
         from curation._cst_inline import inline_project_imports
 
+        taken = {info.name, *info.referenced_names}
+        calls_in, classes, dropped = project_values_in_calls(calls_in, item["module"].split(".")[0], taken)
+        if dropped:
+            drops = {**drops, "project_value_not_rewritten": drops.get("project_value_not_rewritten", 0) + dropped}
+        if not calls_in:
+            return Reject(task_id, STAGE, "no_kept_calls", "every call passes a value of the project's own that "
+                          "could not be named in the task")
+        extra = "".join(f"from {module} import {name}\n" for name, module in sorted(classes.items()))
+        needs = (*info.referenced_names, *sorted(classes))
         for strip in (False, True):  # too long with the inlined helpers' docstrings: try without them
-            inlined = inline_project_imports(info.context or "", item["module"], item["filename"],
-                                             info.referenced_names, own=info.name, body=info.body,
+            inlined = inline_project_imports(extra + (info.context or ""), item["module"], item["filename"],
+                                             needs, own=info.name, body=info.body,
                                              strip_docstrings=strip, signature=header)
             if inlined.reason:
                 continue
@@ -144,7 +221,7 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
     body = info.body if info.body.endswith("\n") else info.body + "\n"
     from codexsd.sandbox.calls import render_check
 
-    calls = task_calls(item["calls"])
+    calls = task_calls(calls_in)
     test = render_check(calls)
     problem = Problem(
         task_id=task_id,
@@ -160,7 +237,7 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
         body=body,
         context=context,
         metadata={"n_tests": len(calls), "n_raises": sum(1 for c in calls if c.raises),
-                  "call_drops": item["drops"], "traced_by": item.get("traced_by", []),
+                  "call_drops": drops, "traced_by": item.get("traced_by", []),
                   **({"inlined": list(inlined.names)} if inlined and inlined.names else {})},
         calls=[c.to_dict() for c in calls],
     )
