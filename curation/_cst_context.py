@@ -253,8 +253,12 @@ class ModuleScope:
                 wanted.setdefault(index, {a.asname or a.name for a in self.statements[index].names})
         imports, helpers, context = [], [], ""
         previous_is_block = first_is_block = False
+        # a try/if block that imports but also reads a helper (`except ImportError: x = helper`) stays in
+        # source order among the helpers instead of moving up with the imports, so the helper is defined first
+        helper_names = {n for i in wanted if not self.is_import(i) for n in self.binders[i]}
         for index in sorted(wanted):
-            if self.is_import(index):
+            if self.is_import(index) and not (isinstance(self.statements[index], (ast.Try, ast.If))
+                                              and self.statement_needs(index) & helper_names):
                 imports.append(self.import_source(index, wanted[index]))
                 continue
             helpers.extend(n for n in self.binders[index] if n in wanted[index])

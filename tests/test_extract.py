@@ -393,3 +393,25 @@ def test_extraction_leaves_no_reference_cycles():
         gc.set_debug(0)
         gc.garbage.clear()
     assert leaked == []
+
+
+def test_an_import_fallback_that_reads_a_helper_comes_after_the_helper():
+    src = '''
+from operator import mul
+
+def dot(a, b):
+    return sum(map(mul, a, b))
+
+try:
+    from math import no_such_function as _fast
+except ImportError:
+    _fast = dot
+
+def norm2(v):
+    return _fast(v, v)
+'''
+    info = find_function(extract_source(src), "norm2")
+    assert info.context.index("def dot") < info.context.index("try:")
+    ns: dict = {}
+    exec(info.context + info.signature + info.body, ns)  # runs: the fallback finds `dot` defined
+    assert ns["norm2"]([3, 4]) == 25
