@@ -83,3 +83,26 @@ def test_a_value_that_cannot_be_written_as_utf8_is_a_drop_not_a_crash():
               "calls": [[_key(["a"]), {"value": ["str", "\udce9"]}], [_key(["b"]), {"value": ["str", "ok"]}]]}
     planned = plan_record(record)
     assert planned["drops"] == {"not_utf8": 1} and [c["expr"] for c in planned["calls"]] == ["candidate('b')"]
+
+
+def test_a_task_importing_a_third_party_module_is_rejected_with_its_name():
+    from curation.ci.tasks import third_party_imports
+
+    source = """
+import os
+import rapidfuzz.fuzz
+from tld import get_tld
+try:
+    import simplejson as json
+except ImportError:
+    import json
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    import numpy
+
+
+def f():
+    import yaml
+"""
+    assert third_party_imports(source) == ["rapidfuzz", "tld", "yaml"]  # guarded imports have a way out
+    assert third_party_imports("import json, re\nfrom collections import deque\n") == []

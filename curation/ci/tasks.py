@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import logging
 import re
+import textwrap
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -60,6 +61,32 @@ def imports_own_module(context: str, module: str) -> str | None:
             if node.module in own or any(f"{node.module}.{a.name}" in own for a in node.names):
                 return f"from {node.module} import ..."
     return None
+
+
+def third_party_imports(source: str) -> list[str]:
+    """Top-level modules outside the standard library that `source` imports unconditionally (an import
+    guarded by `try: ... except ImportError` or `if TYPE_CHECKING:` has a way out and is not counted)."""
+    import sys
+
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return []
+    guarded: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and node.handlers:
+            guarded.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            guarded.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in guarded:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return sorted(m for m in found if m not in sys.stdlib_module_names and m != "__future__")
 
 
 _RELATIVE_IMPORT = re.compile(r"^(\s*from\s+)(\.+)([\w.]*)(\s+import\b)", re.M)
@@ -217,6 +244,11 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
     own = imports_own_module(context, item["module"])
     if own:
         return Reject(task_id, STAGE, "imports_own_module", own)
+    package = item["module"].split(".")[0]
+    foreign = [m for m in third_party_imports(context + "\n" + info.body) if m != package]
+    if foreign:
+        return Reject(task_id, STAGE, "needs_third_party", f"imports {', '.join(foreign)}: not in the sandbox, "
+                      "which has the standard library only")
     prompt = _prompt(context, header, docblock)
     body = info.body if info.body.endswith("\n") else info.body + "\n"
     from codexsd.sandbox.calls import render_check
