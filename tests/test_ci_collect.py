@@ -236,3 +236,22 @@ def test_default_source_stdlib(tmp_path, sandbox):
     for p in problems.values():
         assert isinstance(p, Problem) and p.origin["project"] == "stdlib" and p.origin["licence"] == "PSF-2.0"
         assert f"import {p.origin['module']}\n" not in p.prompt
+
+
+def test_a_function_traced_in_two_copies_of_its_file_is_one_task():
+    """A src-layout project whose doctests import the source tree while its tests import the installed copy."""
+    from curation.ci.collect import merge_copies
+
+    def item(calls, where):
+        return {"id": "ci/pkg.mod.f", "kind": "function", "filename": where, "drops": {"duplicate": 1},
+                "traced_by": [where], "calls": [{"expr": f"candidate({a})", "expected": ["int", str(r)], "raises": ""}
+                                                for a, r in calls]}
+
+    other = {**item([(9, 9)], "x"), "id": "ci/pkg.mod.g"}
+    merged = merge_copies([item([(1, 1), (2, 2)], "site"), other, item([(2, 3), (4, 4)], "src")], max_calls=10)
+    assert [m["id"] for m in merged] == ["ci/pkg.mod.f", "ci/pkg.mod.g"]
+    f = merged[0]
+    assert [c["expr"] for c in f["calls"]] == ["candidate(1)", "candidate(4)"]  # candidate(2): the copies disagree
+    assert f["drops"] == {"duplicate": 2} and f["traced_by"] == ["site", "src"]
+    assert len(merge_copies([item([(i, i) for i in range(8)], "a"), item([(i, i) for i in range(8, 16)], "b")],
+                            max_calls=10)[0]["calls"]) == 10

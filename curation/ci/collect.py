@@ -189,6 +189,34 @@ def _summarise(records: list[dict], outcomes: list[runner.ModuleOutcome]) -> dic
     }
 
 
+def merge_copies(items: list[dict], max_calls: int) -> list[dict]:
+    """One item per function of one project: a function traced in two copies of its file (the source tree a
+    doctest run imports and the installed copy the tests import) has its calls merged, a call whose two
+    copies disagree dropped, at most `max_calls` kept (returned values first)."""
+    first: dict[str, dict] = {}
+    out = []
+    for item in items:
+        into = first.get(item["id"]) if item.get("kind") == "function" else None
+        if into is None:
+            if item.get("kind") == "function":
+                first[item["id"]] = item = {**item, "calls": list(item["calls"]), "drops": dict(item["drops"])}
+            out.append(item)
+            continue
+        known = {c["expr"]: c for c in into["calls"]}
+        for call in item["calls"]:
+            seen = known.get(call["expr"])
+            if seen is None:
+                known[call["expr"]] = call
+            elif seen != call:
+                known[call["expr"]] = None
+        kept = [c for c in known.values() if c is not None]
+        into["calls"] = sorted(kept, key=lambda c: bool(c.get("raises")))[:max_calls]
+        for reason, n in item["drops"].items():
+            into["drops"][reason] = into["drops"].get(reason, 0) + n
+        into["traced_by"] = sorted(set(into.get("traced_by", [])) | set(item.get("traced_by", [])))
+    return out
+
+
 def _dedupe(items: list[dict]) -> list[dict]:
     """A second item with an id already seen becomes a duplicate_task_id reject (ids stay unique)."""
     seen: dict[str, int] = {}
@@ -229,7 +257,7 @@ def collect_ci(projects: list[str], out_dir: str | os.PathLike, config: CIConfig
         traced_all = _trace_all(sources, config, work_root, progress)
     else:
         traced_all = _trace_on(executor, sources, config, work_root, progress)
-    items = [item for traced in traced_all for item in traced["items"]]
+    items = [item for traced in traced_all for item in merge_copies(traced["items"], config.max_calls_per_function)]
     reports = [traced["report"] for traced in traced_all]
     out.mkdir(parents=True, exist_ok=True)
     (out / "projects.json").write_text(json.dumps(reports, indent=2) + "\n")
