@@ -588,3 +588,41 @@ def test_inlining_dedups_orders_and_caps(tmp_path, monkeypatch):
     monkeypatch.setattr(_cst_inline, "MAX_INLINE_CHARS", 10)
     big = _cst_inline.inline_project_imports(context, "p.c", str(tmp_path / "p" / "c.py"))
     assert big.reason == "context_too_large"
+
+
+def test_a_value_of_the_tasks_own_module_is_named_when_the_task_defines_its_class(tmp_path, sandbox):
+    files = {
+        "setup.py": "from setuptools import setup\nsetup(name='olib', version='0.1', packages=['olib'])\n",
+        "olib/__init__.py": "",
+        "olib/core.py": '''
+            from typing import NamedTuple
+
+
+            class Span(NamedTuple):
+                start: int
+                end: int
+
+
+            class Other(NamedTuple):
+                x: int
+
+
+            def width(span):
+                """How long `span` is."""
+                return span.end - span.start if isinstance(span, Span) else 0
+            ''',
+        "tests/test_core.py": '''
+            from olib.core import Other, Span, width
+
+
+            def test_width():
+                assert width(Span(2, 7)) == 5
+                assert width(Other(3)) == 0     # a class the function does not name: this call is dropped
+            ''',
+    }
+    proj = write_tree(tmp_path / "olib-project", files)
+    problems, rejects = _collect([proj], tmp_path / "out", sandbox, install=False)
+    assert set(problems) == {"ci/olib.core.width"}, rejects
+    p = problems["ci/olib.core.width"]
+    assert [c["expr"] for c in p.calls] == ["candidate(Span(2, 7))"] and "import olib" not in p.prompt
+    assert p.metadata["call_drops"].get("project_value_not_rewritten") == 1

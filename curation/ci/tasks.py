@@ -134,18 +134,20 @@ def _prompt(context: str, header: str, docblock: str) -> str:
     return (context.rstrip("\n") + "\n\n\n" if context.strip() else "") + header + "\n" + docblock
 
 
-def project_values_in_calls(calls: list[dict], package: str, taken: set[str]) -> tuple[list[dict], dict[str, str], int]:
+def project_values_in_calls(calls: list[dict], package: str, taken: set[str],
+                            definable=lambda name, module: True) -> tuple[list[dict], dict[str, str], int]:
     """Calls whose arguments import the project itself (its own enum members or named tuples:
     `(lambda pkg=__import__('pkg.mod'): candidate(pkg.mod.Color.RED))()`), rewritten to name the class
     bare (`candidate(Color.RED)`) so the task can define it; returns (calls, {class: module} to import
     into the task's context, how many calls were dropped because they could not be rewritten).
-    `taken`: names the task already binds otherwise."""
+    `taken`: names the task already binds otherwise; `definable(name, module)`: whether the task can
+    define that class (a call needing one it cannot is dropped)."""
     out, classes, dropped = [], {}, 0
     for call in calls:
         if f"__import__('{package}" not in call["expr"]:
             out.append(call)
             continue
-        rewritten = _rewrite_project_values(call["expr"], package, classes, taken)
+        rewritten = _rewrite_project_values(call["expr"], package, classes, taken, definable)
         if rewritten is None:
             dropped += 1
             continue
@@ -153,7 +155,8 @@ def project_values_in_calls(calls: list[dict], package: str, taken: set[str]) ->
     return out, classes, dropped
 
 
-def _rewrite_project_values(expr: str, package: str, classes: dict[str, str], taken: set[str]) -> str | None:
+def _rewrite_project_values(expr: str, package: str, classes: dict[str, str], taken: set[str],
+                            definable) -> str | None:
     try:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError:
@@ -192,7 +195,7 @@ def _rewrite_project_values(expr: str, package: str, classes: dict[str, str], ta
     if any(isinstance(n, ast.Name) and n.id in bound for n in ast.walk(body)):
         return None  # the module is used some other way
     for name, module in found.items():
-        if classes.get(name, module) != module or name in taken:
+        if classes.get(name, module) != module or not definable(name, module) or name in taken:
             return None
     classes.update(found)
     if keep_args:
@@ -216,14 +219,19 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
     if not _is_stdlib(item["filename"]):  # the sandbox has the stdlib, not the project: inline its own imports
         from curation._cst_inline import inline_project_imports
 
-        taken = {info.name, *info.referenced_names}
-        calls_in, classes, dropped = project_values_in_calls(calls_in, item["module"].split(".")[0], taken)
+        taken = {info.name}  # the function's own name; a class it reads by name is the class the call passes
+        def definable(name: str, module: str) -> bool:  # a class of the task's own module: only if its context has it
+            return module != item["module"] or re.search(rf"^class {name}\b", context, re.M) is not None
+
+        calls_in, classes, dropped = project_values_in_calls(calls_in, item["module"].split(".")[0], taken,
+                                                             definable)
         if dropped:
             drops = {**drops, "project_value_not_rewritten": drops.get("project_value_not_rewritten", 0) + dropped}
         if not calls_in:
             return Reject(task_id, STAGE, "no_kept_calls", "every call passes a value of the project's own that "
                           "could not be named in the task")
-        extra = "".join(f"from {module} import {name}\n" for name, module in sorted(classes.items()))
+        extra = "".join(f"from {module} import {name}\n" for name, module in sorted(classes.items())
+                        if module != item["module"])
         needs = (*info.referenced_names, *sorted(classes))
         for strip in (False, True):  # too long with the inlined helpers' docstrings: try without them
             inlined = inline_project_imports(extra + (info.context or ""), item["module"], item["filename"],
