@@ -219,11 +219,11 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
     if not _is_stdlib(item["filename"]):  # the sandbox has the stdlib, not the project: inline its own imports
         from curation._cst_inline import inline_project_imports
 
-        taken = {info.name}  # the function's own name; a class it reads by name is the class the call passes
         def definable(name: str, module: str) -> bool:  # a class of the task's own module: only if its context has it
             return module != item["module"] or re.search(rf"^class {name}\b", context, re.M) is not None
 
-        calls_in, classes, dropped = project_values_in_calls(calls_in, item["module"].split(".")[0], taken,
+        # {info.name}: the only name a passed class may not take (a class the function reads is the one passed)
+        calls_in, classes, dropped = project_values_in_calls(calls_in, item["module"].split(".")[0], {info.name},
                                                              definable)
         if dropped:
             drops = {**drops, "project_value_not_rewritten": drops.get("project_value_not_rewritten", 0) + dropped}
