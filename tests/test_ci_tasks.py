@@ -99,6 +99,10 @@ except ImportError:
 from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy
+if PY2:
+    from StringIO import StringIO
+else:
+    from io import StringIO
 
 
 def f():

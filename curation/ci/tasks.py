@@ -65,7 +65,7 @@ def imports_own_module(context: str, module: str) -> str | None:
 
 def third_party_imports(source: str) -> list[str]:
     """Top-level modules outside the standard library that `source` imports unconditionally (an import
-    guarded by `try: ... except ImportError` or `if TYPE_CHECKING:` has a way out and is not counted)."""
+    inside a `try` with handlers or under an `if` (`TYPE_CHECKING`, a Python 2 branch) is not counted)."""
     import sys
 
     try:
@@ -76,8 +76,8 @@ def third_party_imports(source: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Try) and node.handlers:
             guarded.update(id(n) for stmt in node.body for n in ast.walk(stmt))
-        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            guarded.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+        elif isinstance(node, ast.If):  # `if TYPE_CHECKING:`, `if PY2: ... else: ...`: a branch may not run
+            guarded.update(id(n) for stmt in (*node.body, *node.orelse) for n in ast.walk(stmt))
     found = set()
     for node in ast.walk(tree):
         if id(node) in guarded:
@@ -252,13 +252,13 @@ def build_problem(item: dict[str, Any], info, config: CIConfig) -> Problem | Rej
     own = imports_own_module(context, item["module"])
     if own:
         return Reject(task_id, STAGE, "imports_own_module", own)
+    prompt = _prompt(context, header, docblock)
+    body = info.body if info.body.endswith("\n") else info.body + "\n"
     package = item["module"].split(".")[0]
-    foreign = [m for m in third_party_imports(context + "\n" + info.body) if m != package]
+    foreign = [m for m in third_party_imports(prompt + body) if m != package]
     if foreign:
         return Reject(task_id, STAGE, "needs_third_party", f"imports {', '.join(foreign)}: not in the sandbox, "
                       "which has the standard library only")
-    prompt = _prompt(context, header, docblock)
-    body = info.body if info.body.endswith("\n") else info.body + "\n"
     from codexsd.sandbox.calls import render_check
 
     calls = task_calls(calls_in)
